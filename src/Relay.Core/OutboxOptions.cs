@@ -1,0 +1,50 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Core;
+
+/// <summary>The outbox tables Relay publishes (configuration section <c>Relay:Outbox</c>).</summary>
+public sealed class OutboxOptions
+{
+    public const string Section = "Relay:Outbox";
+
+    /// <summary>The outbox tables; at least one. Several tables can feed one relay.</summary>
+    public List<OutboxTableOptions> Tables { get; set; } = [];
+}
+
+/// <summary>
+/// How the rows of one outbox table become Kafka messages. Defaults follow Debezium's Outbox Event Router
+/// (<c>id</c>, <c>aggregatetype</c>, <c>aggregateid</c>, <c>type</c>, <c>payload</c>).
+/// </summary>
+public sealed class OutboxTableOptions
+{
+    /// <summary>Schema-qualified table name as stored in the catalog, e.g. <c>public.outbox</c>. Required.</summary>
+    [Required]
+    public string Table { get; set; } = "";
+
+    /// <summary>Column whose value goes into the <c>id</c> header (consumers drop duplicates by it). Default <c>id</c>.</summary>
+    [Required]
+    public string EventIdColumn { get; set; } = "id";
+
+    /// <summary>Column whose value is the message key, the shard key that keeps per-aggregate order. Default <c>aggregateid</c>.</summary>
+    [Required]
+    public string KeyColumn { get; set; } = "aggregateid";
+
+    /// <summary>Column whose value goes into the <c>type</c> header; empty to leave it out. Default <c>type</c>.</summary>
+    public string? TypeColumn { get; set; } = "type";
+
+    /// <summary>Column whose bytes become the message value (json/jsonb/text as UTF-8, bytea raw). Default <c>payload</c>.</summary>
+    [Required]
+    public string PayloadColumn { get; set; } = "payload";
+
+    /// <summary>A fixed topic for every row of this table. When set, <see cref="TopicTemplate"/> is not used.</summary>
+    public string? Topic { get; set; }
+
+    /// <summary>
+    /// Topic routed by column values: <c>{column}</c> is replaced by that column's value.
+    /// Default <c>outbox.event.{aggregatetype}</c>.
+    /// </summary>
+    public string TopicTemplate { get; set; } = "outbox.event.{aggregatetype}";
+
+    /// <summary>Further columns copied into headers of the same name (e.g. <c>tenant</c>, <c>traceparent</c>). Default none.</summary>
+    public List<string> HeaderColumns { get; set; } = [];
+}

@@ -1,0 +1,177 @@
+using Microsoft.Extensions.Logging;
+using Npgsql.Replication;
+using Npgsql.Replication.PgOutput;
+using Npgsql.Replication.PgOutput.Messages;
+using Relay.Core;
+
+namespace Relay.Postgres;
+
+/// <summary>
+/// One replication session on the slot. It starts where the slot's <c>confirmed_flush_lsn</c> stands, so after any
+/// crash the server re-sends exactly the transactions Relay had not confirmed.
+/// </summary>
+sealed class PostgresOutboxStream : IOutboxStream
+{
+    const uint ByteaTypeOid = 17;
+
+    readonly LogicalReplicationConnection _connection;
+    readonly PostgresSourceOptions _options;
+    readonly ILogger _logger;
+    readonly Dictionary<(string Schema, string Name), OutboxTableMapping> _tablesByName;
+    // Per relation id: the mapping, and for each column of the relation where its value goes in the row (-1: unused).
+    readonly Dictionary<uint, RelationPlan> _relations = [];
+    readonly OutboxRow _row;
+    readonly CancellationTokenSource _lifetime = new();
+    IAsyncEnumerator<PgOutputReplicationMessage>? _messages;
+    Task<bool>? _pendingMove;
+
+    public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
+        IReadOnlyList<OutboxTableMapping> tables, ILogger logger)
+    {
+        _connection = connection;
+        _options = options;
+        _logger = logger;
+        _tablesByName = tables.ToDictionary(t => (t.Schema, t.Name));
+        _row = new OutboxRow(tables.Max(t => t.Columns.Count));
+    }
+
+    public string Format(SourcePosition position) => Lsn.Format(position);
+
+    public async Task ReadAsync(IOutboxSink sink, CancellationToken stopReading)
+    {
+        if (_messages is not null)
+            throw new InvalidOperationException("A replication stream is read once.");
+        var replicationOptions = new PgOutputReplicationOptions(_options.PublicationName, PgOutputProtocolVersion.V1);
+        _messages = _connection
+            .StartReplication(new PgOutputReplicationSlot(_options.SlotName), replicationOptions, _lifetime.Token)
+            .GetAsyncEnumerator(_lifetime.Token);
+        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName);
+
+        // Stopping must not end the replication command: the final confirmation after the drain is a status update on
+        // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.
+        var stopped = Task.Delay(Timeout.Infinite, stopReading);
+        SourcePosition transaction = default;
+        while (!stopReading.IsCancellationRequested)
+        {
+            var move = _messages.MoveNextAsync();
+            bool hasMessage;
+            if (move.IsCompleted)
+                hasMessage = move.Result;
+            else
+            {
+                var moveTask = move.AsTask();
+                if (await Task.WhenAny(moveTask, stopped) == stopped)
+                {
+                    _pendingMove = moveTask;
+                    return;
+                }
+                hasMessage = await moveTask;
+            }
+            if (!hasMessage)
+                throw new InvalidOperationException("PostgreSQL ended the replication stream.");
+
+            switch (_messages.Current)
+            {
+                case BeginMessage begin:
+                    transaction = Lsn.ToPosition(begin.TransactionFinalLsn);
+                    break;
+                case RelationMessage relation:
+                    OnRelation(relation);
+                    break;
+                case InsertMessage insert when _relations.TryGetValue(insert.Relation.RelationId, out var plan):
+                    await ReadRowAsync(insert, plan, transaction, stopReading);
+                    await sink.OnRowAsync(_row, stopReading);
+                    break;
+                case CommitMessage commit:
+                    await sink.OnCommitAsync(Lsn.ToPosition(commit.TransactionEndLsn), stopReading);
+                    break;
+            }
+        }
+    }
+
+    void OnRelation(RelationMessage relation)
+    {
+        if (!_tablesByName.TryGetValue((relation.Namespace, relation.RelationName), out var table))
+        {
+            _relations.Remove(relation.RelationId);
+            return;
+        }
+        var targets = new int[relation.Columns.Count];
+        var bytea = new bool[relation.Columns.Count];
+        Array.Fill(targets, -1);
+        for (var i = 0; i < relation.Columns.Count; i++)
+        {
+            var index = table.Columns.ToList().FindIndex(c => c.Name == relation.Columns[i].ColumnName);
+            targets[i] = index;
+            bytea[i] = relation.Columns[i].DataTypeId == ByteaTypeOid;
+        }
+        // A column dropped while Relay runs: stop with the key to fix rather than publish incomplete messages.
+        var missing = table.Columns.Where((_, index) => !targets.Contains(index)).FirstOrDefault();
+        if (missing is not null)
+            throw new RelayConfigurationException(
+                $"{missing.ConfigurationKey}: column '{missing.Name}' is no longer in table '{table.QualifiedName}' " +
+                "(the table was altered while Relay was running).");
+        _relations[relation.RelationId] = new RelationPlan(table, targets, bytea);
+    }
+
+    async Task ReadRowAsync(InsertMessage insert, RelationPlan plan, SourcePosition transaction, CancellationToken cancellationToken)
+    {
+        // Copy every value now: Npgsql reuses the message (and its buffer) for the next one.
+        _row.Table = plan.Table;
+        _row.Position = transaction;
+        _row.EnsureCapacity(plan.Table.Columns.Count);
+        var column = 0;
+        await foreach (var value in insert.NewRow.WithCancellation(cancellationToken))
+        {
+            var target = plan.Targets[column];
+            if (target >= 0)
+            {
+                if (value.IsDBNull)
+                    _row.Values[target] = null;
+                else
+                {
+                    var bytes = new byte[value.Length];
+                    await using (var stream = value.GetStream())
+                        await stream.ReadExactlyAsync(bytes, cancellationToken);
+                    _row.Values[target] = plan.Bytea[column] ? DecodeHexBytea(bytes) : bytes;
+                }
+            }
+            column++;
+        }
+    }
+
+    /// <summary>Text-format bytea is <c>\x</c> followed by hex digits (we set <c>bytea_output = hex</c>).</summary>
+    internal static byte[] DecodeHexBytea(byte[] text)
+    {
+        if (text.Length < 2 || text[0] != '\\' || text[1] != 'x')
+            throw new FormatException("bytea value is not in hex format.");
+        return Convert.FromHexString(System.Text.Encoding.ASCII.GetString(text, 2, text.Length - 2));
+    }
+
+    public async Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken)
+    {
+        _connection.SetReplicationStatus(Lsn.FromPosition(position));
+        await _connection.SendStatusUpdate(cancellationToken);
+        Log.Confirmed(_logger, Lsn.Format(position), _options.SlotName);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _lifetime.CancelAsync();
+        if (_pendingMove is not null)
+        {
+            try { await _pendingMove; }
+            catch (OperationCanceledException) { }
+            catch (Exception) { /* the connection is going away anyway */ }
+        }
+        if (_messages is not null)
+        {
+            try { await _messages.DisposeAsync(); }
+            catch (Exception) { /* ditto */ }
+        }
+        await _connection.DisposeAsync();
+        _lifetime.Dispose();
+    }
+
+    sealed record RelationPlan(OutboxTableMapping Table, int[] Targets, bool[] Bytea);
+}

@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Postgres;
+
+/// <summary>The PostgreSQL source (configuration section <c>Relay:Postgres</c>).</summary>
+public sealed class PostgresSourceOptions
+{
+    public const string Section = "Relay:Postgres";
+
+    /// <summary>
+    /// Npgsql connection string of a role with the REPLICATION attribute (and CREATE on the database when Relay creates
+    /// the publication). Required. Put the password in an environment variable, not in the file.
+    /// </summary>
+    [Required]
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Publication listing the outbox tables, <c>publish = 'insert'</c>. Default <c>relay_outbox</c>.</summary>
+    [Required, RegularExpression("^[a-z_][a-z0-9_]{0,62}$", ErrorMessage = "must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _")]
+    public string PublicationName { get; set; } = "relay_outbox";
+
+    /// <summary>Permanent logical replication slot (plugin pgoutput) that holds Relay's position. Default <c>relay_outbox</c>.</summary>
+    [Required, RegularExpression("^[a-z0-9_]{1,63}$", ErrorMessage = "must be 1-63 characters of a-z, 0-9 and _ (PostgreSQL's rule for slot names)")]
+    public string SlotName { get; set; } = "relay_outbox";
+
+    /// <summary>Create the publication when it does not exist. Default <c>true</c>.</summary>
+    public bool CreatePublication { get; set; } = true;
+
+    /// <summary>Create the replication slot when it does not exist. Default <c>true</c>.</summary>
+    public bool CreateSlot { get; set; } = true;
+
+    /// <summary>
+    /// How often Npgsql sends a standby status update on its own, besides Relay's confirmations
+    /// (<c>wal_receiver_status_interval</c>). Default 10 s.
+    /// </summary>
+    public TimeSpan WalReceiverStatusInterval { get; set; } = TimeSpan.FromSeconds(10);
+}

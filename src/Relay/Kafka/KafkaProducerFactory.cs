@@ -1,0 +1,83 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Diagnostics;
+using Relay.Options;
+
+namespace Relay.Kafka;
+
+/// <summary>
+/// Builds the idempotent producer (<c>enable.idempotence=true</c>, <c>acks=all</c>): the broker de-duplicates
+/// librdkafka's retries and keeps each partition in send order, so per-key order holds through broker failures.
+/// </summary>
+public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, ILoggerFactory loggerFactory)
+{
+    readonly ILogger _logger = loggerFactory.CreateLogger("Relay.Kafka");
+
+    /// <summary>The effective librdkafka settings: the user's pass-through settings plus Relay's guarantees.</summary>
+    public static ProducerConfig BuildConfig(KafkaOptions options)
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(options.Producer));
+        if (!string.IsNullOrWhiteSpace(options.BootstrapServers))
+            config.BootstrapServers = options.BootstrapServers;
+        config.EnableIdempotence = true;
+        config.Acks = Acks.All;
+        config.ClientId ??= "relay";
+        return config;
+    }
+
+    /// <summary>Settings Relay refuses because they would lose messages or reorder a key's events.</summary>
+    public static IEnumerable<string> Validate(KafkaOptions options)
+    {
+        string Key(string name) => $"{KafkaOptions.Section}:Producer:{name}";
+        var producer = options.Producer;
+        if (string.IsNullOrWhiteSpace(options.BootstrapServers) && !producer.ContainsKey("bootstrap.servers"))
+            yield return $"{KafkaOptions.Section}:BootstrapServers: is required (host:port of at least one broker)";
+        if (producer.TryGetValue("enable.idempotence", out var idempotence) && !string.Equals(idempotence, "true", StringComparison.OrdinalIgnoreCase))
+            yield return $"{Key("enable.idempotence")}: must be true (Relay relies on the idempotent producer for per-key order); remove the setting";
+        if (producer.TryGetValue("acks", out var acks) && acks is not ("all" or "-1"))
+            yield return $"{Key("acks")}: must be all (an event is confirmed to the database only when every in-sync replica has it); remove the setting";
+        if (producer.TryGetValue("max.in.flight.requests.per.connection", out var inFlight)
+            && (!int.TryParse(inFlight, out var n) || n is < 1 or > 5))
+            yield return $"{Key("max.in.flight.requests.per.connection")}: must be 1 to 5 with the idempotent producer";
+        if (producer.ContainsKey("transactional.id"))
+            yield return $"{Key("transactional.id")}: is not supported; Relay publishes at-least-once with event ids for de-duplication";
+        string? problem = null;
+        try
+        {
+            // Confluent validates names and values when the producer is built; do it at start so a typo names its key.
+            using var _ = new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options)).Build();
+        }
+        catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
+        {
+            problem = $"{KafkaOptions.Section}:Producer: {e.Message}";
+        }
+        if (problem is not null)
+            yield return problem;
+    }
+
+    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
+    {
+        return new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options.Value))
+            .SetErrorHandler((_, error) =>
+            {
+                if (error.IsFatal)
+                {
+                    Log.ProducerFatalError(_logger, error.Code.ToString(), error.Reason);
+                    onFatalError(error);
+                }
+                else
+                    Log.ProducerError(_logger, error.Code.ToString(), error.Reason);
+            })
+            .SetLogHandler((_, message) => Log.Librdkafka(_logger, ToLevel(message.Level), message.Facility, message.Message))
+            .Build();
+    }
+
+    static LogLevel ToLevel(SyslogLevel level) => level switch
+    {
+        <= SyslogLevel.Error => LogLevel.Error,
+        SyslogLevel.Warning => LogLevel.Warning,
+        SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
+        _ => LogLevel.Debug,
+    };
+}

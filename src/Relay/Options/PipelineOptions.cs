@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Relay.Options;
+
+/// <summary>How rows flow from the source to Kafka (configuration section <c>Relay:Pipeline</c>).</summary>
+public sealed class PipelineOptions
+{
+    public const string Section = "Relay:Pipeline";
+
+    /// <summary>
+    /// Most messages produced but not yet acknowledged; the reader waits when reached (backpressure), so memory stays
+    /// bounded whatever the transaction size. Default 10000.
+    /// </summary>
+    [Range(1, 10_000_000)]
+    public int MaxInFlightMessages { get; set; } = 10_000;
+
+    /// <summary>Most key+value bytes produced but not yet acknowledged. Default 64 MiB.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxInFlightBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>How often the newest fully acknowledged position is confirmed to the source. Default 1 s.</summary>
+    public TimeSpan ConfirmInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// On shutdown, how long to wait for the broker to acknowledge what is in flight before confirming and exiting.
+    /// What is not acknowledged by then is sent again at the next start. Default 30 s.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>First wait before reconnecting after a failure; doubles up to <see cref="MaxRestartDelay"/>. Default 1 s.</summary>
+    public TimeSpan RestartDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait between reconnection attempts. Default 30 s.</summary>
+    public TimeSpan MaxRestartDelay { get; set; } = TimeSpan.FromSeconds(30);
+}

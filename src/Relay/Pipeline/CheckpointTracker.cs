@@ -1,0 +1,170 @@
+using Relay.Core;
+
+namespace Relay.Pipeline;
+
+/// <summary>
+/// The checkpoint rule and the in-flight window in one place. Every produced message takes the next sequence number;
+/// every commit remembers the sequence number it ends at. A commit's position becomes <see cref="Confirmable"/> only
+/// when every message before that point has been acknowledged — not merely its own — so acknowledgements arriving out
+/// of order across partitions can never move the checkpoint past a message the broker does not hold.
+/// </summary>
+/// <remarks>
+/// Sequence numbers in flight map into a ring of <c>maxMessages</c> slots, so memory is fixed whatever the transaction
+/// size. The reader waits in <see cref="ReserveAsync"/> while the window is full (backpressure).
+/// </remarks>
+public sealed class CheckpointTracker
+{
+    readonly object _gate = new();
+    readonly bool[] _acknowledged;
+    readonly int[] _sizes;
+    readonly long _maxBytes;
+    readonly Queue<(long End, SourcePosition Position)> _commits = new();
+    long _next;
+    long _watermark;
+    long _inFlightBytes;
+    SourcePosition _confirmable;
+    Exception? _failure;
+    TaskCompletionSource? _waiter;
+
+    public CheckpointTracker(int maxMessages, long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        _acknowledged = new bool[maxMessages];
+        _sizes = new int[maxMessages];
+        _maxBytes = maxBytes;
+    }
+
+    /// <summary>The newest commit position whose messages, and all before them, are acknowledged.</summary>
+    public SourcePosition Confirmable { get { lock (_gate) return _confirmable; } }
+
+    public int InFlightMessages { get { lock (_gate) return (int)(_next - _watermark); } }
+
+    public long InFlightBytes { get { lock (_gate) return _inFlightBytes; } }
+
+    /// <summary>Messages handed out so far.</summary>
+    public long Produced { get { lock (_gate) return _next; } }
+
+    /// <summary>The first delivery failure, if any. Once set, nothing after the failed message is ever confirmable.</summary>
+    public Exception? Failure { get { lock (_gate) return _failure; } }
+
+    /// <summary>Raised once, on the first failure (from the thread that reported it).</summary>
+    public event Action<Exception>? Failed;
+
+    /// <summary>
+    /// Waits until the window has room for one more message of <paramref name="bytes"/>, then hands out its sequence
+    /// number. A message larger than the byte limit still goes when nothing else is in flight.
+    /// </summary>
+    public async ValueTask<long> ReserveAsync(int bytes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (_failure is not null)
+                    throw new DeliveryFailedException("A message could not be delivered; stopping this run.", _failure);
+                var inFlight = _next - _watermark;
+                if (inFlight < _acknowledged.Length && (inFlight == 0 || _inFlightBytes + bytes <= _maxBytes))
+                {
+                    var sequence = _next++;
+                    _sizes[sequence % _acknowledged.Length] = bytes;
+                    _inFlightBytes += bytes;
+                    return sequence;
+                }
+                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _waiter.Task;
+            }
+            await wait.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>The broker acknowledged message <paramref name="sequence"/> (called from the delivery-report thread).</summary>
+    public void Acknowledge(long sequence)
+    {
+        TaskCompletionSource? wake;
+        lock (_gate)
+        {
+            var slot = (int)(sequence % _acknowledged.Length);
+            _acknowledged[slot] = true;
+            _inFlightBytes -= _sizes[slot];
+            while (_watermark < _next && _acknowledged[(int)(_watermark % _acknowledged.Length)])
+            {
+                _acknowledged[(int)(_watermark % _acknowledged.Length)] = false;
+                _watermark++;
+            }
+            while (_commits.Count > 0 && _commits.Peek().End <= _watermark)
+                _confirmable = _commits.Dequeue().Position;
+            wake = _waiter;
+            _waiter = null;
+        }
+        wake?.TrySetResult();
+    }
+
+    /// <summary>Message <paramref name="sequence"/> failed for good: the window stops there.</summary>
+    public void Fail(long sequence, Exception error)
+    {
+        TaskCompletionSource? wake;
+        bool first;
+        lock (_gate)
+        {
+            first = _failure is null;
+            _failure ??= error;
+            wake = _waiter;
+            _waiter = null;
+        }
+        wake?.TrySetResult();
+        if (first)
+            Failed?.Invoke(error);
+    }
+
+    /// <summary>A transaction ended at <paramref name="position"/>; all messages handed out so far belong to it or earlier ones.</summary>
+    public void Commit(SourcePosition position)
+    {
+        TaskCompletionSource? wake = null;
+        lock (_gate)
+        {
+            if (_watermark == _next && _commits.Count == 0)
+            {
+                _confirmable = position;
+                wake = _waiter;
+                _waiter = null;
+            }
+            else
+                _commits.Enqueue((_next, position));
+        }
+        wake?.TrySetResult();
+    }
+
+    /// <summary>Waits until every message handed out is acknowledged, a delivery failed, or the timeout passes.</summary>
+    /// <returns><c>true</c> when nothing is left in flight.</returns>
+    public async Task<bool> WaitForAllAcknowledgedAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (_watermark == _next)
+                    return true;
+                if (_failure is not null)
+                    return false;
+                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _waiter.Task;
+            }
+            try
+            {
+                await wait.WaitAsync(timer.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+    }
+}
+
+/// <summary>The broker did not take a message (after librdkafka's own retries). The run restarts from the last confirmed position.</summary>
+public sealed class DeliveryFailedException(string message, Exception? inner = null) : Exception(message, inner);

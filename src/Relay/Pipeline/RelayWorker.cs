@@ -1,0 +1,164 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using Relay.Core;
+using Relay.Diagnostics;
+using Relay.Kafka;
+using Relay.Mapping;
+using Relay.Options;
+
+namespace Relay.Pipeline;
+
+/// <summary>
+/// Runs the relay: prepare the source, stream rows to Kafka, confirm acknowledged positions, and on failure reconnect
+/// with backoff from the last confirmed position. Problems a restart cannot fix (configuration, database prerequisites,
+/// a row that cannot be published) stop the process with exit code 1 so the orchestrator shows the crash.
+/// </summary>
+sealed class RelayWorker(
+    IOutboxSource source,
+    KafkaProducerFactory producers,
+    IOptions<PipelineOptions> pipelineOptions,
+    IReadOnlyList<OutboxTableMapping> tables,
+    IHostApplicationLifetime lifetime,
+    ILogger<RelayWorker> logger) : BackgroundService
+{
+    readonly PipelineOptions _options = pipelineOptions.Value;
+    int _consecutiveFailures;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Let the host finish starting before the first (possibly slow) connection.
+        await Task.Yield();
+        Log.Starting(logger, source.GetType().Name, tables.Count, string.Join(", ", tables.Select(t => t.QualifiedName)));
+
+        var retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                MaxRetryAttempts = int.MaxValue,
+                // Our own counter, reset by a run that made progress, so a flap after a long healthy period reconnects fast.
+                DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(NextDelay()),
+                OnRetry = args =>
+                {
+                    Log.RunFailed(logger, args.Outcome.Exception!, args.RetryDelay, args.AttemptNumber + 1);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+
+        try
+        {
+            await retry.ExecuteAsync(async token => await RunOnceAsync(token), stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is RelayConfigurationException or OutboxRowException)
+        {
+            Log.Fatal(logger, e.Message);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+        catch (Exception e)
+        {
+            Log.Fatal(logger, e.ToString());
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+    }
+
+    bool IsTransient(Exception e) => e is not (RelayConfigurationException or OutboxRowException or OperationCanceledException);
+
+    TimeSpan NextDelay()
+    {
+        var failures = Math.Min(++_consecutiveFailures, 16);
+        var delay = _options.RestartDelay * Math.Pow(2, failures - 1);
+        var capped = delay < _options.MaxRestartDelay ? delay : _options.MaxRestartDelay;
+        return capped * (0.8 + Random.Shared.NextDouble() * 0.4);
+    }
+
+    /// <summary>One connected run, from the slot's confirmed position until stop or failure.</summary>
+    async Task RunOnceAsync(CancellationToken stoppingToken)
+    {
+        await source.PrepareAsync(stoppingToken);
+
+        var tracker = new CheckpointTracker(_options.MaxInFlightMessages, _options.MaxInFlightBytes);
+        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        // A delivery failure or fatal producer error ends reading at once, even if the stream is idle.
+        tracker.Failed += _ => stopReading.Cancel();
+        using var producer = producers.Create(error => tracker.Fail(long.MaxValue, new Confluent.Kafka.KafkaException(error)));
+        await using var stream = await source.OpenAsync(stoppingToken);
+
+        var confirmed = SourcePosition.None;
+        var confirmLoop = ConfirmPeriodicallyAsync();
+        Exception? readFailure = null;
+        try
+        {
+            await stream.ReadAsync(new OutboxDispatcher(producer, tracker, logger), stopReading.Token);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            readFailure = e;
+        }
+        await stopReading.CancelAsync();
+        await confirmLoop;
+
+        // Whatever ended the run, what the broker acknowledged can be confirmed; wait (bounded) for the rest.
+        if (tracker.InFlightMessages > 0 && tracker.Failure is null)
+        {
+            Log.Draining(logger, tracker.InFlightMessages, _options.DrainTimeout);
+            if (!await tracker.WaitForAllAcknowledgedAsync(_options.DrainTimeout, CancellationToken.None))
+                Log.DrainTimedOut(logger, tracker.InFlightMessages);
+        }
+        await ConfirmAsync(CancellationToken.None);
+
+        if (readFailure is not null)
+            throw readFailure;
+        if (tracker.Failure is { } failure)
+            throw new DeliveryFailedException("Kafka did not acknowledge a message; reconnecting from the last confirmed position.", failure);
+        Log.Stopped(logger, stream.Format(confirmed));
+
+        async Task ConfirmPeriodicallyAsync()
+        {
+            using var timer = new PeriodicTimer(_options.ConfirmInterval);
+            var lastProgressLog = DateTime.UtcNow;
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stopReading.Token))
+                {
+                    await ConfirmAsync(stopReading.Token);
+                    if (DateTime.UtcNow - lastProgressLog >= TimeSpan.FromSeconds(30))
+                    {
+                        lastProgressLog = DateTime.UtcNow;
+                        Log.Progress(logger, tracker.Produced, tracker.InFlightMessages, stream.Format(confirmed));
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        async Task ConfirmAsync(CancellationToken cancellationToken)
+        {
+            var position = tracker.Confirmable;
+            if (position <= confirmed)
+                return;
+            try
+            {
+                await stream.ConfirmAsync(position, cancellationToken);
+                confirmed = position;
+                _consecutiveFailures = 0;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Log.ConfirmFailed(logger, e, stream.Format(position));
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Options;
+using Relay;
+using Relay.Core;
+using Serilog;
+
+var builder = Host.CreateApplicationBuilder(args);
+if (!builder.Configuration.AddRelayConfigFile(args, out var configProblem))
+    return Fail(configProblem);
+builder.Services.AddSerilog((_, logger) => logger.ReadFrom.Configuration(builder.Configuration));
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetValue("Relay:Pipeline:DrainTimeout", TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(10));
+
+try
+{
+    builder.Services.AddRelay(builder.Configuration);
+    using var host = builder.Build();
+    await host.RunAsync();
+    return Environment.ExitCode;
+}
+catch (Exception e) when (e is OptionsValidationException or RelayConfigurationException)
+{
+    var failures = e is OptionsValidationException validation ? validation.Failures : [e.Message];
+    return Fail(string.Join(Environment.NewLine, failures.Select(f => $"Invalid configuration: {f}")));
+}
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine(message);
+    return 2;
+}

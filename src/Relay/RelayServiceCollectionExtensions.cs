@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Relay.Core;
+using Relay.Kafka;
+using Relay.Options;
+using Relay.Pipeline;
+using Relay.Postgres;
+
+namespace Relay;
+
+public static class RelayServiceCollectionExtensions
+{
+    /// <summary>Registers the relay: options (validated at start), the configured source, the Kafka producer and the worker.</summary>
+    public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        AddValidatedOptions<PipelineOptions>(services, PipelineOptions.Section, OptionsRules.Pipeline);
+        AddValidatedOptions<KafkaOptions>(services, KafkaOptions.Section, KafkaProducerFactory.Validate);
+        AddValidatedOptions<OutboxOptions>(services, OutboxOptions.Section, OptionsRules.Outbox);
+        services.AddSingleton<IReadOnlyList<OutboxTableMapping>>(sp =>
+            OutboxTableMapping.Create(sp.GetRequiredService<IOptions<OutboxOptions>>().Value));
+
+        var source = configuration["Relay:Source"] ?? "Postgres";
+        switch (source.ToLowerInvariant())
+        {
+            case "postgres" or "postgresql":
+                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section);
+                services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
+                break;
+            default:
+                throw new RelayConfigurationException(
+                    $"Relay:Source: '{source}' is not a supported source; use Postgres (SqlServer is planned).");
+        }
+
+        services.AddSingleton<KafkaProducerFactory>();
+        services.AddHostedService<RelayWorker>();
+        return services;
+    }
+
+    static void AddValidatedOptions<T>(IServiceCollection services, string section, Func<T, IEnumerable<string>>? rules = null)
+        where T : class
+    {
+        services.AddOptions<T>().BindConfiguration(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(new AnnotatedOptionsValidator<T>(section, rules));
+    }
+}
