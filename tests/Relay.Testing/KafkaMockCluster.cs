@@ -1,0 +1,130 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Relay.Testing;
+
+/// <summary>
+/// librdkafka's built-in mock cluster: brokers on 127.0.0.1 that speak the real Kafka protocol, with fault injection.
+/// A test double for tests and local tries only — it keeps at most 5 MiB per partition and nothing on disk.
+/// </summary>
+public sealed class KafkaMockCluster : IDisposable
+{
+    IntPtr _client;
+    IntPtr _cluster;
+
+    KafkaMockCluster(IntPtr client, IntPtr cluster, int brokers)
+    {
+        _client = client;
+        _cluster = cluster;
+        BrokerCount = brokers;
+        BootstrapServers = Marshal.PtrToStringUTF8(Native.rd_kafka_mock_cluster_bootstraps(cluster))
+            ?? throw new InvalidOperationException("The mock cluster reported no bootstrap servers.");
+    }
+
+    public string BootstrapServers { get; }
+    public int BrokerCount { get; }
+
+    /// <summary>Starts a cluster of <paramref name="brokers"/> brokers (ids 1..n) on ephemeral loopback ports.</summary>
+    public static KafkaMockCluster Start(int brokers = 3)
+    {
+        Native.EnsureResolver();
+        var conf = Native.rd_kafka_conf_new();
+        var error = new StringBuilder(512);
+        // The handle only hosts the cluster; it never produces. Keep its own logging quiet.
+        Native.rd_kafka_conf_set(conf, "log_level", "3", error, (UIntPtr)error.Capacity);
+        var client = Native.rd_kafka_new(0, conf, error, (UIntPtr)error.Capacity);
+        if (client == IntPtr.Zero)
+            throw new InvalidOperationException($"rd_kafka_new failed: {error}");
+        var cluster = Native.rd_kafka_mock_cluster_new(client, brokers);
+        if (cluster == IntPtr.Zero)
+        {
+            Native.rd_kafka_destroy(client);
+            throw new InvalidOperationException("rd_kafka_mock_cluster_new failed.");
+        }
+        return new KafkaMockCluster(client, cluster, brokers);
+    }
+
+    /// <summary>Creates a topic (the mock does not support the CreateTopics admin call).</summary>
+    public void CreateTopic(string topic, int partitions, int replicationFactor = 1) =>
+        Check(Native.rd_kafka_mock_topic_create(_cluster, topic, partitions, replicationFactor), "create topic " + topic);
+
+    /// <summary>Disconnects a broker and refuses new connections (-1: every broker). Leadership does not move.</summary>
+    public void SetBrokerDown(int brokerId = -1) => Check(Native.rd_kafka_mock_broker_set_down(_cluster, brokerId), "set broker down");
+
+    public void SetBrokerUp(int brokerId = -1) => Check(Native.rd_kafka_mock_broker_set_up(_cluster, brokerId), "set broker up");
+
+    public void SetRoundTripTime(int brokerId, int milliseconds) =>
+        Check(Native.rd_kafka_mock_broker_set_rtt(_cluster, brokerId, milliseconds), "set rtt");
+
+    /// <summary>The next requests of <paramref name="apiKey"/> (0 = Produce) fail with these Kafka error codes, in order.</summary>
+    public void PushRequestErrors(short apiKey, params int[] errorCodes) =>
+        Native.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (UIntPtr)errorCodes.Length, errorCodes);
+
+    static void Check(int error, string what)
+    {
+        if (error != 0)
+            throw new InvalidOperationException($"Mock cluster: {what} failed with librdkafka error {error}.");
+    }
+
+    public void Dispose()
+    {
+        if (_cluster != IntPtr.Zero)
+            Native.rd_kafka_mock_cluster_destroy(_cluster);
+        if (_client != IntPtr.Zero)
+            Native.rd_kafka_destroy(_client);
+        _cluster = _client = IntPtr.Zero;
+    }
+
+    static class Native
+    {
+        const string Library = "librdkafka";
+        static int _resolverSet;
+
+        /// <summary>
+        /// The NuGet package's librdkafka.so needs libsasl2.so.3, which Debian 12 lacks; the centos8 build beside it
+        /// loads, and is the same file Confluent.Kafka falls back to, so both share one librdkafka in the process.
+        /// </summary>
+        public static void EnsureResolver()
+        {
+            if (Interlocked.Exchange(ref _resolverSet, 1) == 1)
+                return;
+            NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, (name, _, _) =>
+                name == Library ? LoadLibrdkafka() : IntPtr.Zero);
+        }
+
+        static IntPtr LoadLibrdkafka()
+        {
+            var candidates = new List<string>();
+            foreach (var directory in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(Confluent.Kafka.Library).Assembly.Location) ?? "" })
+            {
+                var native = Path.Combine(directory, "runtimes", RuntimeInformation.RuntimeIdentifier.StartsWith("linux-arm64", StringComparison.Ordinal) ? "linux-arm64" : "linux-x64", "native");
+                candidates.Add(Path.Combine(native, "librdkafka.so"));
+                candidates.Add(Path.Combine(native, "centos8-librdkafka.so"));
+                candidates.Add(Path.Combine(directory, "librdkafka.so"));
+            }
+            candidates.Add("librdkafka.so.1");
+            foreach (var candidate in candidates)
+            {
+                if (NativeLibrary.TryLoad(candidate, out var handle))
+                    return handle;
+            }
+            throw new DllNotFoundException("librdkafka could not be loaded from: " + string.Join(", ", candidates));
+        }
+
+#pragma warning disable SYSLIB1054 // plain DllImport keeps this small; it is test-only code.
+        [DllImport(Library)] public static extern IntPtr rd_kafka_conf_new();
+        [DllImport(Library)] public static extern int rd_kafka_conf_set(IntPtr conf, [MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, StringBuilder errstr, UIntPtr errstrSize);
+        [DllImport(Library)] public static extern IntPtr rd_kafka_new(int type, IntPtr conf, StringBuilder errstr, UIntPtr errstrSize);
+        [DllImport(Library)] public static extern void rd_kafka_destroy(IntPtr rk);
+        [DllImport(Library)] public static extern IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokers);
+        [DllImport(Library)] public static extern void rd_kafka_mock_cluster_destroy(IntPtr mcluster);
+        [DllImport(Library)] public static extern IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr mcluster);
+        [DllImport(Library)] public static extern int rd_kafka_mock_topic_create(IntPtr mcluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int partitions, int replicationFactor);
+        [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
+        [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+        [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
+        [DllImport(Library)] public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);
+#pragma warning restore SYSLIB1054
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Relay.Testing;
+
+/// <summary>
+/// A throwaway PostgreSQL cluster from the machine's own binaries (Debian's postgresql-NN): <c>initdb</c> into a temp
+/// directory, <c>wal_level = logical</c>, a free loopback port, removed on dispose. The server refuses to run as root,
+/// so as root it runs as the <c>postgres</c> OS user.
+/// </summary>
+public sealed class PostgresCluster : IAsyncDisposable
+{
+    readonly string _binDirectory;
+    readonly string _dataDirectory;
+
+    PostgresCluster(string binDirectory, string root, int port)
+    {
+        _binDirectory = binDirectory;
+        Root = root;
+        _dataDirectory = Path.Combine(root, "data");
+        Port = port;
+    }
+
+    public string Root { get; }
+    public int Port { get; }
+
+    /// <summary>Superuser connection string (trust authentication on loopback).</summary>
+    public string ConnectionString =>
+        $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=true;Include Error Detail=true";
+
+    /// <summary>Finds the newest installed PostgreSQL server, or explains how to get one.</summary>
+    public static string? FindBinDirectory()
+    {
+        var configured = Environment.GetEnvironmentVariable("RELAY_PG_BIN");
+        if (!string.IsNullOrEmpty(configured))
+            return File.Exists(Path.Combine(configured, "initdb")) ? configured : null;
+        const string debian = "/usr/lib/postgresql";
+        if (!Directory.Exists(debian))
+            return null;
+        return Directory.GetDirectories(debian)
+            .Select(d => (Version: int.TryParse(Path.GetFileName(d), out var v) ? v : 0, Bin: Path.Combine(d, "bin")))
+            .Where(d => File.Exists(Path.Combine(d.Bin, "initdb")))
+            .OrderByDescending(d => d.Version)
+            .Select(d => d.Bin)
+            .FirstOrDefault();
+    }
+
+    public static async Task<PostgresCluster> StartAsync(IEnumerable<string>? extraSettings = null, CancellationToken cancellationToken = default)
+    {
+        var bin = FindBinDirectory() ?? throw new InvalidOperationException(
+            "No PostgreSQL server binaries found under /usr/lib/postgresql; install them with `apt-get install -y postgresql` " +
+            "or set RELAY_PG_BIN, or point RELAY_TEST_POSTGRES at a server with wal_level=logical.");
+        var root = Directory.CreateTempSubdirectory("relay-pg-").FullName;
+        var cluster = new PostgresCluster(bin, root, FreePort());
+        try
+        {
+            await cluster.InitializeAsync(extraSettings ?? [], cancellationToken);
+            await cluster.StartServerAsync(cancellationToken);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    async Task InitializeAsync(IEnumerable<string> extraSettings, CancellationToken cancellationToken)
+    {
+        if (IsRoot)
+            await RunAsync("chown", ["-R", "postgres:postgres", Root], asPostgres: false, cancellationToken);
+        await RunAsync(Path.Combine(_binDirectory, "initdb"),
+            ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true, cancellationToken);
+        var settings = new[]
+        {
+            $"port = {Port}",
+            "listen_addresses = '127.0.0.1'",
+            $"unix_socket_directories = '{Root}'",
+            "wal_level = logical",
+            "max_replication_slots = 20",
+            "max_wal_senders = 20",
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
+            "max_connections = 100",
+        }.Concat(extraSettings);
+        await File.AppendAllLinesAsync(Path.Combine(_dataDirectory, "postgresql.conf"), settings, cancellationToken);
+    }
+
+    public Task StartServerAsync(CancellationToken cancellationToken = default) =>
+        RunAsync(Path.Combine(_binDirectory, "pg_ctl"),
+            ["-D", _dataDirectory, "-l", Path.Combine(Root, "server.log"), "-w", "-t", "60", "start"], asPostgres: true, cancellationToken);
+
+    /// <summary>Stops the server; <paramref name="mode"/> is pg_ctl's: smart, fast or immediate.</summary>
+    public Task StopServerAsync(string mode = "fast", CancellationToken cancellationToken = default) =>
+        RunAsync(Path.Combine(_binDirectory, "pg_ctl"), ["-D", _dataDirectory, "-m", mode, "-w", "stop"], asPostgres: true, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            if (File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")))
+                await StopServerAsync("immediate");
+        }
+        catch (Exception)
+        {
+            // Best effort: the directory goes anyway.
+        }
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    static bool IsRoot => Environment.UserName == "root";
+
+    static async Task RunAsync(string program, string[] arguments, bool asPostgres, CancellationToken cancellationToken)
+    {
+        var start = asPostgres && IsRoot
+            ? new ProcessStartInfo("su", ["postgres", "-s", "/bin/sh", "-c", string.Join(' ', new[] { program }.Concat(arguments).Select(ShellQuote))])
+            : new ProcessStartInfo(program, arguments);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.WorkingDirectory = "/tmp";
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException(
+                $"{Path.GetFileName(program)} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await stderr}{await stdout}");
+    }
+
+    static string ShellQuote(string value) => "'" + value.Replace("'", "'\\''") + "'";
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

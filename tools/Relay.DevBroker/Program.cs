@@ -1,0 +1,103 @@
+// Dev broker: librdkafka's mock cluster on 127.0.0.1:PORT for the quickstart and manual tries. It is a test double:
+// nothing is stored on disk and each partition keeps at most 5 MiB. Never point production traffic at it.
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Confluent.Kafka;
+using Relay.Testing;
+
+var port = IntArgument("--port", 9092);
+var brokers = IntArgument("--brokers", 3);
+var print = StringArgument("--print");
+
+using var cluster = KafkaMockCluster.Start(brokers);
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
+
+// The mock's brokers listen on ephemeral ports. Clients only need a fixed bootstrap address: the metadata they fetch
+// through it names the brokers' real ports, which they then connect to directly.
+var listener = new TcpListener(IPAddress.Loopback, port);
+listener.Start();
+var firstBroker = cluster.BootstrapServers.Split(',')[0];
+Console.WriteLine($"Dev broker (librdkafka mock cluster, a TEST DOUBLE) ready: bootstrap 127.0.0.1:{port} -> brokers {cluster.BootstrapServers}");
+var forwarding = ForwardAsync(listener, firstBroker, stop.Token);
+var printing = print is null ? Task.CompletedTask : Task.Run(() => PrintMessages(cluster.BootstrapServers, new Regex(print), stop.Token));
+
+try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
+listener.Stop();
+await Task.WhenAll(forwarding.ContinueWith(_ => { }), printing.ContinueWith(_ => { }));
+return 0;
+
+static async Task ForwardAsync(TcpListener listener, string target, CancellationToken cancellationToken)
+{
+    var (host, targetPort) = (target[..target.LastIndexOf(':')], int.Parse(target[(target.LastIndexOf(':') + 1)..]));
+    while (!cancellationToken.IsCancellationRequested)
+    {
+        var client = await listener.AcceptTcpClientAsync(cancellationToken);
+        _ = Task.Run(async () =>
+        {
+            using (client)
+            using (var upstream = new TcpClient())
+            {
+                try
+                {
+                    await upstream.ConnectAsync(host, targetPort, cancellationToken);
+                    var a = client.GetStream().CopyToAsync(upstream.GetStream(), cancellationToken);
+                    var b = upstream.GetStream().CopyToAsync(client.GetStream(), cancellationToken);
+                    await Task.WhenAny(a, b);
+                }
+                catch (Exception) { /* a client hanging up is normal */ }
+            }
+        }, cancellationToken);
+    }
+}
+
+static void PrintMessages(string bootstrap, Regex topics, CancellationToken cancellationToken)
+{
+    using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+    using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+    {
+        BootstrapServers = bootstrap,
+        GroupId = "relay-devbroker-printer",
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+    }).Build();
+    var assigned = new HashSet<TopicPartition>();
+    var lastRefresh = DateTime.MinValue;
+    while (!cancellationToken.IsCancellationRequested)
+    {
+        if (DateTime.UtcNow - lastRefresh > TimeSpan.FromSeconds(1))
+        {
+            lastRefresh = DateTime.UtcNow;
+            try
+            {
+                var fresh = admin.GetMetadata(TimeSpan.FromSeconds(2)).Topics
+                    .Where(t => topics.IsMatch(t.Topic))
+                    .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId)))
+                    .Where(assigned.Add)
+                    .Select(tp => new TopicPartitionOffset(tp, Offset.Beginning))
+                    .ToList();
+                if (fresh.Count > 0)
+                    consumer.IncrementalAssign(fresh);
+            }
+            catch (KafkaException) { }
+        }
+        var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
+        if (result is null || result.IsPartitionEOF)
+            continue;
+        var headers = string.Join(" ", result.Message.Headers.Select(h => $"{h.Key}={Encoding.UTF8.GetString(h.GetValueBytes())}"));
+        var key = result.Message.Key is null ? "(null)" : Encoding.UTF8.GetString(result.Message.Key);
+        var value = result.Message.Value is null ? "(null)" : Encoding.UTF8.GetString(result.Message.Value);
+        Console.WriteLine($"{result.Topic}[{result.Partition.Value}]@{result.Offset.Value} key={key} {headers} value={value}");
+    }
+}
+
+int IntArgument(string name, int fallback) => StringArgument(name) is { } value ? int.Parse(value) : fallback;
+
+string? StringArgument(string name)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+}
