@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Relay;
 using Relay.Core;
+using Relay.Pipeline;
 using Serilog;
 
 var builder = Host.CreateApplicationBuilder(args);
@@ -14,7 +15,7 @@ try
     builder.Services.AddRelay(builder.Configuration);
     using var host = builder.Build();
     await host.RunAsync();
-    return Environment.ExitCode;
+    return host.Services.GetRequiredService<RelayStatus>().ExitCode;
 }
 catch (Exception e) when (e is OptionsValidationException or RelayConfigurationException)
 {

@@ -33,6 +33,7 @@ public static class RelayServiceCollectionExtensions
         }
 
         services.AddSingleton<KafkaProducerFactory>();
+        services.AddSingleton<RelayStatus>();
         services.AddHostedService<RelayWorker>();
         return services;
     }

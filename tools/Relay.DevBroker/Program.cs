@@ -2,9 +2,7 @@
 // nothing is stored on disk and each partition keeps at most 5 MiB. Never point production traffic at it.
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.RegularExpressions;
-using Confluent.Kafka;
 using Relay.Testing;
 
 var port = IntArgument("--port", 9092);
@@ -23,11 +21,15 @@ listener.Start();
 var firstBroker = cluster.BootstrapServers.Split(',')[0];
 Console.WriteLine($"Dev broker (librdkafka mock cluster, a TEST DOUBLE) ready: bootstrap 127.0.0.1:{port} -> brokers {cluster.BootstrapServers}");
 var forwarding = ForwardAsync(listener, firstBroker, stop.Token);
-var printing = print is null ? Task.CompletedTask : Task.Run(() => PrintMessages(cluster.BootstrapServers, new Regex(print), stop.Token));
+var topics = print is null ? null : new Regex(print);
+using var printer = topics is null ? null : new KafkaTopicReader(cluster.BootstrapServers, topics.IsMatch, message =>
+    Console.WriteLine($"{message.Topic}[{message.Partition}]@{message.Offset} key={message.Key ?? "(null)"} " +
+                      string.Join(" ", message.HeaderBytes.Keys.Select(k => $"{k}={message.Header(k)}")) +
+                      $" value={message.Value ?? "(null)"}"));
 
 try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
 listener.Stop();
-await Task.WhenAll(forwarding.ContinueWith(_ => { }), printing.ContinueWith(_ => { }));
+await forwarding.ContinueWith(_ => { });
 return 0;
 
 static async Task ForwardAsync(TcpListener listener, string target, CancellationToken cancellationToken)
@@ -51,46 +53,6 @@ static async Task ForwardAsync(TcpListener listener, string target, Cancellation
                 catch (Exception) { /* a client hanging up is normal */ }
             }
         }, cancellationToken);
-    }
-}
-
-static void PrintMessages(string bootstrap, Regex topics, CancellationToken cancellationToken)
-{
-    using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
-    using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-    {
-        BootstrapServers = bootstrap,
-        GroupId = "relay-devbroker-printer",
-        EnableAutoCommit = false,
-        AutoOffsetReset = AutoOffsetReset.Earliest,
-    }).Build();
-    var assigned = new HashSet<TopicPartition>();
-    var lastRefresh = DateTime.MinValue;
-    while (!cancellationToken.IsCancellationRequested)
-    {
-        if (DateTime.UtcNow - lastRefresh > TimeSpan.FromSeconds(1))
-        {
-            lastRefresh = DateTime.UtcNow;
-            try
-            {
-                var fresh = admin.GetMetadata(TimeSpan.FromSeconds(2)).Topics
-                    .Where(t => topics.IsMatch(t.Topic))
-                    .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId)))
-                    .Where(assigned.Add)
-                    .Select(tp => new TopicPartitionOffset(tp, Offset.Beginning))
-                    .ToList();
-                if (fresh.Count > 0)
-                    consumer.IncrementalAssign(fresh);
-            }
-            catch (KafkaException) { }
-        }
-        var result = consumer.Consume(TimeSpan.FromMilliseconds(200));
-        if (result is null || result.IsPartitionEOF)
-            continue;
-        var headers = string.Join(" ", result.Message.Headers.Select(h => $"{h.Key}={Encoding.UTF8.GetString(h.GetValueBytes())}"));
-        var key = result.Message.Key is null ? "(null)" : Encoding.UTF8.GetString(result.Message.Key);
-        var value = result.Message.Value is null ? "(null)" : Encoding.UTF8.GetString(result.Message.Value);
-        Console.WriteLine($"{result.Topic}[{result.Partition.Value}]@{result.Offset.Value} key={key} {headers} value={value}");
     }
 }
 

@@ -22,6 +22,7 @@ sealed class RelayWorker(
     IOptions<PipelineOptions> pipelineOptions,
     IReadOnlyList<OutboxTableMapping> tables,
     IHostApplicationLifetime lifetime,
+    RelayStatus status,
     ILogger<RelayWorker> logger) : BackgroundService
 {
     readonly PipelineOptions _options = pipelineOptions.Value;
@@ -55,16 +56,12 @@ sealed class RelayWorker(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is RelayConfigurationException or OutboxRowException)
-        {
-            Log.Fatal(logger, e.Message);
-            Environment.ExitCode = 1;
-            lifetime.StopApplication();
-        }
         catch (Exception e)
         {
-            Log.Fatal(logger, e.ToString());
-            Environment.ExitCode = 1;
+            // Configuration, prerequisites, an unpublishable row under the stop policy: a restart cannot fix these.
+            var reason = e is RelayConfigurationException or OutboxRowException ? e.Message : e.ToString();
+            Log.Fatal(logger, reason);
+            status.SetFatal(reason);
             lifetime.StopApplication();
         }
     }

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Confluent.Kafka;
+
+namespace Relay.Testing;
+
+/// <summary>A message as a test sees it: strings for key, headers and value (UTF-8).</summary>
+public sealed record ReceivedMessage(string Topic, int Partition, long Offset, byte[]? KeyBytes, byte[]? ValueBytes,
+    IReadOnlyDictionary<string, byte[]> HeaderBytes)
+{
+    public string? Key => KeyBytes is null ? null : Encoding.UTF8.GetString(KeyBytes);
+    public string? Value => ValueBytes is null ? null : Encoding.UTF8.GetString(ValueBytes);
+    public string? Header(string name) => HeaderBytes.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v) : null;
+}
+
+/// <summary>
+/// Reads every partition of the topics a filter accepts, from the beginning, while a run goes on (the mock broker
+/// deletes old batches past 5 MiB per partition, so counting afterwards is not reliable). Topics that appear later
+/// (auto-created on first produce) are picked up by a periodic metadata refresh. No consumer group is used.
+/// </summary>
+public sealed class KafkaTopicReader : IDisposable
+{
+    readonly ConcurrentQueue<ReceivedMessage> _messages = new();
+    readonly CancellationTokenSource _stop = new();
+    readonly Thread _thread;
+    readonly Action<ReceivedMessage>? _onMessage;
+
+    public KafkaTopicReader(string bootstrapServers, Func<string, bool> topicFilter, Action<ReceivedMessage>? onMessage = null)
+    {
+        _onMessage = onMessage;
+        _thread = new Thread(() => Run(bootstrapServers, topicFilter, _stop.Token)) { IsBackground = true, Name = "kafka-topic-reader" };
+        _thread.Start();
+    }
+
+    public IReadOnlyCollection<ReceivedMessage> Messages => _messages;
+
+    public int Count => _messages.Count;
+
+    /// <summary>Waits until at least <paramref name="count"/> messages arrived; false on timeout.</summary>
+    public async Task<bool> WaitForCountAsync(int count, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (_messages.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(50, cancellationToken);
+        }
+        return true;
+    }
+
+    void Run(string bootstrapServers, Func<string, bool> topicFilter, CancellationToken cancellationToken)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, SocketTimeoutMs = 5000 }).Build();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "relay-test-reader-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            TopicMetadataRefreshIntervalMs = 1000,
+        }).Build();
+        var assigned = new HashSet<TopicPartition>();
+        var nextRefresh = DateTime.MinValue;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            if (DateTime.UtcNow >= nextRefresh)
+            {
+                nextRefresh = DateTime.UtcNow + TimeSpan.FromMilliseconds(500);
+                try
+                {
+                    var fresh = admin.GetMetadata(TimeSpan.FromSeconds(2)).Topics
+                        .Where(t => t.Error.Code == ErrorCode.NoError && topicFilter(t.Topic))
+                        .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId)))
+                        .Where(assigned.Add)
+                        .Select(tp => new TopicPartitionOffset(tp, Offset.Beginning))
+                        .ToList();
+                    if (fresh.Count > 0)
+                        consumer.IncrementalAssign(fresh);
+                }
+                catch (KafkaException)
+                {
+                    // Broker down in a fault test: try again at the next refresh.
+                }
+            }
+            ConsumeResult<byte[]?, byte[]?>? result;
+            try
+            {
+                result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (ConsumeException)
+            {
+                continue;
+            }
+            if (result is null || result.IsPartitionEOF)
+                continue;
+            var headers = new Dictionary<string, byte[]>();
+            foreach (var header in result.Message.Headers ?? [])
+                headers[header.Key] = header.GetValueBytes();
+            var message = new ReceivedMessage(result.Topic, result.Partition.Value, result.Offset.Value,
+                result.Message.Key, result.Message.Value, headers);
+            // A callback (the dev broker's printer) runs for as long as it likes: keep nothing then.
+            if (_onMessage is null)
+                _messages.Enqueue(message);
+            else
+                _onMessage(message);
+        }
+        consumer.Close();
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(10));
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text;
+using Relay.Core;
+using Relay.Mapping;
+
+namespace Relay.Tests;
+
+public class OutboxEventRouterTests
+{
+    static OutboxRow Row(OutboxTableMapping table, params (string Column, string? Value)[] values)
+    {
+        var row = new OutboxRow(table.Columns.Count) { Table = table };
+        foreach (var (column, value) in values)
+        {
+            var index = table.Columns.ToList().FindIndex(c => c.Name == column);
+            Assert.True(index >= 0, $"the mapping does not read column {column}");
+            row.Values[index] = value is null ? null : Encoding.UTF8.GetBytes(value);
+        }
+        return row;
+    }
+
+    static OutboxTableMapping Debezium() => OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox" }, 0);
+
+    [Fact]
+    public void debezium_defaults_route_by_aggregatetype_key_by_aggregateid_and_carry_id_and_type_headers()
+    {
+        var table = Debezium();
+        var row = Row(table, ("id", "7f7a"), ("aggregatetype", "Order"), ("aggregateid", "order-1"),
+            ("type", "OrderCreated"), ("payload", "{\"total\": 10}"));
+
+        var (topic, message) = OutboxEventRouter.Route(row);
+
+        Assert.Equal("outbox.event.Order", topic);
+        Assert.Equal("order-1", Encoding.UTF8.GetString(message.Key!));
+        Assert.Equal("{\"total\": 10}", Encoding.UTF8.GetString(message.Value!));
+        Assert.Equal("7f7a", Encoding.UTF8.GetString(message.Headers.GetLastBytes("id")));
+        Assert.Equal("OrderCreated", Encoding.UTF8.GetString(message.Headers.GetLastBytes("type")));
+        Assert.Equal(2, message.Headers.Count);
+    }
+
+    [Fact]
+    public void a_fixed_topic_and_extra_header_columns_are_honoured()
+    {
+        var table = OutboxTableMapping.Create(new OutboxTableOptions
+        {
+            Table = "billing.events", Topic = "billing", KeyColumn = "invoice", EventIdColumn = "event_id",
+            TypeColumn = "", PayloadColumn = "body", HeaderColumns = ["tenant", "traceparent"],
+        }, 3);
+        var row = Row(table, ("event_id", "e1"), ("invoice", "inv-9"), ("body", "x"), ("tenant", "acme"), ("traceparent", null));
+
+        var (topic, message) = OutboxEventRouter.Route(row);
+
+        Assert.Equal("billing", topic);
+        Assert.Equal("acme", Encoding.UTF8.GetString(message.Headers.GetLastBytes("tenant")));
+        Assert.False(message.Headers.TryGetLastBytes("traceparent", out _));   // NULL column: no header
+        Assert.False(message.Headers.TryGetLastBytes("type", out _));
+        Assert.DoesNotContain(table.Columns, c => c.Name == "aggregatetype");
+    }
+
+    [Fact]
+    public void a_null_payload_becomes_a_message_without_value()
+    {
+        var row = Row(Debezium(), ("id", "1"), ("aggregatetype", "Order"), ("aggregateid", "o"), ("type", "t"), ("payload", null));
+        Assert.Null(OutboxEventRouter.Route(row).Message.Value);
+    }
+
+    [Theory]
+    [InlineData("aggregateid", "key column 'aggregateid' is NULL")]
+    [InlineData("id", "event id column 'id' is NULL")]
+    [InlineData("aggregatetype", "column 'aggregatetype' used by the topic template is NULL")]
+    public void a_row_missing_a_required_value_is_refused_with_the_reason(string nullColumn, string reason)
+    {
+        var values = new[] { "id", "aggregatetype", "aggregateid", "type", "payload" }
+            .Select(c => (c, c == nullColumn ? null : (string?)"v")).ToArray();
+        var error = Assert.Throws<OutboxRowException>(() => OutboxEventRouter.Route(Row(Debezium(), values)));
+        Assert.Contains(reason, error.Message);
+        Assert.Contains("public.outbox", error.Message);
+    }
+
+    [Fact]
+    public void a_routed_topic_that_kafka_would_reject_is_refused()
+    {
+        var row = Row(Debezium(), ("id", "1"), ("aggregatetype", "Order Lines/2"), ("aggregateid", "o"), ("type", "t"), ("payload", "{}"));
+        var error = Assert.Throws<OutboxRowException>(() => OutboxEventRouter.Route(row));
+        Assert.Contains("'outbox.event.Order Lines/2' is not a valid Kafka topic name", error.Message);
+    }
+}
