@@ -7,7 +7,15 @@ using Serilog;
 var builder = Host.CreateApplicationBuilder(args);
 if (!builder.Configuration.AddRelayConfigFile(args, out var configProblem))
     return Fail(configProblem);
-builder.Services.AddSerilog((_, logger) => logger.ReadFrom.Configuration(builder.Configuration));
+builder.Services.AddSerilog((_, logger) =>
+{
+    logger.ReadFrom.Configuration(builder.Configuration);
+    // Without a configured sink, still say what happens: readable text on stdout.
+    if (!builder.Configuration.GetSection("Serilog:WriteTo").Exists())
+        logger.MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
+            .MinimumLevel.Override("Npgsql", Serilog.Events.LogEventLevel.Warning)
+            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}");
+});
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetValue("Relay:Pipeline:DrainTimeout", TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(10));
 
 try

@@ -82,7 +82,6 @@ public sealed class PostgresCluster : IAsyncDisposable
             "max_replication_slots = 20",
             "max_wal_senders = 20",
             "fsync = off",
-            "synchronous_commit = off",
             "full_page_writes = off",
             "max_connections = 100",
         }.Concat(extraSettings);

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Relay.IntegrationTests.Fixtures;
+
+/// <summary>
+/// The relay as its own OS process (<c>dotnet Relay.dll</c>), configured through environment variables, so tests can
+/// SIGKILL it mid-stream or SIGTERM it as Kubernetes does.
+/// </summary>
+public sealed partial class RelayProcess : IAsyncDisposable
+{
+    readonly Process _process;
+    readonly ConcurrentQueue<string> _output = new();
+    readonly ITestOutputHelper? _testOutput;
+
+    RelayProcess(Process process, ITestOutputHelper? testOutput)
+    {
+        _process = process;
+        _testOutput = testOutput;
+    }
+
+    public IReadOnlyCollection<string> Output => _output;
+    public bool HasExited => _process.HasExited;
+    public int Id => _process.Id;
+
+    static string RelayAssembly
+    {
+        get
+        {
+            var path = Path.Combine(AppContext.BaseDirectory, "Relay.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException("Relay.dll is not next to the tests; build the solution first.", path);
+        }
+    }
+
+    public static RelayProcess Start(RelaySettings settings, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet", [RelayAssembly, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (var (key, value) in settings.ToEnvironment())
+            start.Environment[key] = value;
+        start.Environment["DOTNET_ENVIRONMENT"] = "Test";
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var relay = new RelayProcess(process, TestContext.Current.TestOutputHelper);
+        process.OutputDataReceived += (_, e) => relay.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => relay.OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return relay;
+    }
+
+    void OnLine(string? line)
+    {
+        if (line is null)
+            return;
+        _output.Enqueue(line);
+        try { _testOutput?.WriteLine($"[relay {_process.Id}] {line}"); }
+        catch (InvalidOperationException) { }
+    }
+
+    public async Task<bool> WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_output.Any(l => l.Contains(text, StringComparison.Ordinal)))
+                return true;
+            if (_process.HasExited)
+                return false;
+            await Task.Delay(50);
+        }
+        return false;
+    }
+
+    /// <summary>SIGKILL: no drain, no final confirmation — the crash the checkpoint rule must survive.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM, as Kubernetes sends before stopping a pod.</summary>
+    public void Terminate() => SendSignal(_process.Id, 15);
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        _process.WaitForExit(); // flushes the redirected output
+        return _process.ExitCode;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+            Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,124 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Relay.IntegrationTests.Fixtures;
+
+/// <summary>A database of one test, with its own slot and publication names; dropped with its slots afterwards.</summary>
+public sealed class TestDatabase(string name, string connectionString, string serverConnectionString) : IAsyncDisposable
+{
+    readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(connectionString);
+
+    public string Name { get; } = name;
+    public string ConnectionString { get; } = connectionString;
+    public string SlotName { get; } = name + "_slot";
+    public string PublicationName { get; } = name + "_pub";
+
+    /// <summary>Creates an outbox table shaped as Debezium's outbox defaults expect.</summary>
+    public Task CreateOutboxTableAsync(string table = "public.outbox", string payloadType = "jsonb") =>
+        ExecuteAsync($"""
+            CREATE TABLE {table} (
+                id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload {payloadType},
+                created_at timestamptz NOT NULL DEFAULT now())
+            """);
+
+    public async Task ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var command = _dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = _dataSource.CreateCommand(sql);
+        foreach (var parameter in parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    public async Task<List<T>> ListAsync<T>(string sql, Func<NpgsqlDataReader, T> read)
+    {
+        await using var command = _dataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<T>();
+        while (await reader.ReadAsync())
+            rows.Add(read(reader));
+        return rows;
+    }
+
+    public Task<NpgsqlLogSequenceNumber> CurrentWalLsnAsync() => ScalarAsync<NpgsqlLogSequenceNumber>("SELECT pg_current_wal_lsn()");
+
+    /// <summary>The slot's confirmed_flush_lsn, or null before the slot exists.</summary>
+    public async Task<NpgsqlLogSequenceNumber?> ConfirmedFlushLsnAsync()
+    {
+        await using var command = _dataSource.CreateCommand("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = SlotName });
+        return await command.ExecuteScalarAsync() is NpgsqlLogSequenceNumber lsn ? lsn : null;
+    }
+
+    /// <summary>Waits until the slot's confirmed position reaches <paramref name="lsn"/>.</summary>
+    public async Task<bool> WaitForConfirmedAsync(NpgsqlLogSequenceNumber lsn, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await ConfirmedFlushLsnAsync() is { } confirmed && confirmed >= lsn)
+                return true;
+            await Task.Delay(100);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Waits until a relay streams from this database's slot. A slot sees only what is committed after it was
+    /// created, so tests insert their rows after this.
+    /// </summary>
+    public async Task WaitForStreamingAsync(TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", SlotName) == 1)
+                return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"No relay streamed from slot {SlotName} within the timeout.");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(serverConnectionString);
+        await admin.OpenAsync();
+        // A slot still held by a walsender cannot be dropped: end that backend first.
+        await using (var terminate = new NpgsqlCommand(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = $1 AND active_pid IS NOT NULL", admin))
+        {
+            terminate.Parameters.Add(new NpgsqlParameter { Value = Name });
+            await terminate.ExecuteNonQueryAsync();
+        }
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            try
+            {
+                await using var drop = new NpgsqlCommand(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", admin);
+                drop.Parameters.Add(new NpgsqlParameter { Value = Name });
+                await drop.ExecuteNonQueryAsync();
+                break;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse)
+            {
+                await Task.Delay(100);
+            }
+        }
+        await using var dropDatabase = new NpgsqlCommand($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", admin);
+        await dropDatabase.ExecuteNonQueryAsync();
+    }
+}
