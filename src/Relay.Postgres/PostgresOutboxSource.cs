@@ -13,9 +13,10 @@ namespace Relay.Postgres;
 /// </summary>
 public sealed class PostgresOutboxSource(
     IOptions<PostgresSourceOptions> options,
-    IReadOnlyList<OutboxTableMapping> tables,
+    OutboxTables outboxTables,
     ILoggerFactory loggerFactory) : IOutboxSource
 {
+    IReadOnlyList<OutboxTableMapping> tables => outboxTables.Mappings;
     readonly PostgresSourceOptions _options = options.Value;
     readonly ILogger _logger = loggerFactory.CreateLogger<PostgresOutboxSource>();
 

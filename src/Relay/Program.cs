@@ -22,8 +22,11 @@ try
 {
     builder.Services.AddRelay(builder.Configuration);
     using var host = builder.Build();
+    if (host.Services.ValidateRelayConfiguration() is { Count: > 0 } failures)
+        return Fail(string.Join(Environment.NewLine, failures.Select(f => $"Invalid configuration: {f}")));
+    var status = host.Services.GetRequiredService<RelayStatus>();
     await host.RunAsync();
-    return host.Services.GetRequiredService<RelayStatus>().ExitCode;
+    return status.ExitCode;
 }
 catch (Exception e) when (e is OptionsValidationException or RelayConfigurationException)
 {

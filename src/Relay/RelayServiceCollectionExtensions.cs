@@ -17,8 +17,7 @@ public static class RelayServiceCollectionExtensions
         AddValidatedOptions<PipelineOptions>(services, PipelineOptions.Section, OptionsRules.Pipeline);
         AddValidatedOptions<KafkaOptions>(services, KafkaOptions.Section, KafkaProducerFactory.Validate);
         AddValidatedOptions<OutboxOptions>(services, OutboxOptions.Section, OptionsRules.Outbox);
-        services.AddSingleton<IReadOnlyList<OutboxTableMapping>>(sp =>
-            OutboxTableMapping.Create(sp.GetRequiredService<IOptions<OutboxOptions>>().Value));
+        services.AddSingleton<OutboxTables>();
 
         var source = configuration["Relay:Source"] ?? "Postgres";
         switch (source.ToLowerInvariant())
@@ -36,6 +35,22 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<RelayStatus>();
         services.AddHostedService<RelayWorker>();
         return services;
+    }
+
+    /// <summary>Every configuration problem at once, each naming its key (empty when the configuration is valid).</summary>
+    public static IReadOnlyList<string> ValidateRelayConfiguration(this IServiceProvider services)
+    {
+        var failures = new List<string>();
+        void Check<T>() where T : class
+        {
+            try { _ = services.GetService<IOptions<T>>()?.Value; }
+            catch (OptionsValidationException e) { failures.AddRange(e.Failures); }
+        }
+        Check<PipelineOptions>();
+        Check<KafkaOptions>();
+        Check<OutboxOptions>();
+        Check<PostgresSourceOptions>();
+        return failures;
     }
 
     static void AddValidatedOptions<T>(IServiceCollection services, string section, Func<T, IEnumerable<string>>? rules = null)

@@ -27,17 +27,7 @@ public class ConfigurationValidationTests
         var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(configuration);
         services.AddRelay(configuration);
         using var provider = services.BuildServiceProvider();
-        var failures = new List<string>();
-        void Collect<T>() where T : class
-        {
-            try { _ = provider.GetRequiredService<IOptions<T>>().Value; }
-            catch (OptionsValidationException e) { failures.AddRange(e.Failures); }
-        }
-        Collect<PipelineOptions>();
-        Collect<KafkaOptions>();
-        Collect<OutboxOptions>();
-        Collect<PostgresSourceOptions>();
-        return failures;
+        return provider.ValidateRelayConfiguration();
     }
 
     [Fact]

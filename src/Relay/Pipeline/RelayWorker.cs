@@ -20,7 +20,7 @@ sealed class RelayWorker(
     IOutboxSource source,
     KafkaProducerFactory producers,
     IOptions<PipelineOptions> pipelineOptions,
-    IReadOnlyList<OutboxTableMapping> tables,
+    OutboxTables outboxTables,
     IHostApplicationLifetime lifetime,
     RelayStatus status,
     ILogger<RelayWorker> logger) : BackgroundService
@@ -32,6 +32,7 @@ sealed class RelayWorker(
     {
         // Let the host finish starting before the first (possibly slow) connection.
         await Task.Yield();
+        var tables = outboxTables.Mappings;
         Log.Starting(logger, source.GetType().Name, tables.Count, string.Join(", ", tables.Select(t => t.QualifiedName)));
 
         var retry = new ResiliencePipelineBuilder()

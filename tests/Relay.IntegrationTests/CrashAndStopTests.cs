@@ -1,0 +1,156 @@
+using System.Text.Json;
+using Relay.IntegrationTests.Fixtures;
+using Relay.Testing;
+
+namespace Relay.IntegrationTests;
+
+/// <summary>The relay as a real process: killed with SIGKILL it loses nothing; stopped with SIGTERM it drains and exits 0.</summary>
+public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
+{
+    static long Seq(ReceivedMessage message) => JsonDocument.Parse(message.ValueBytes!).RootElement.GetProperty("seq").GetInt64();
+
+    async Task<(TestDatabase Db, string Topic, RelaySettings Settings)> PrepareAsync(int partitions = 6)
+    {
+        var db = await postgres.CreateDatabaseAsync();
+        var topic = db.Name + ".events";
+        await kafka.CreateTopicAsync(topic, partitions);
+        await db.CreateOutboxTableAsync();
+        return (db, topic, RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", topic)));
+    }
+
+    static Task InsertAsync(TestDatabase db, int transaction, int rowsPerTransaction, int keys) =>
+        db.ExecuteAsync("""
+            INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload)
+            SELECT 'Order', 'key-' || (g % $3::int), 'Step', jsonb_build_object('seq', g)
+            FROM generate_series($1::int * $2::int, $1::int * $2::int + $2::int - 1) g
+            """, transaction, rowsPerTransaction, keys);
+
+    [Fact]
+    public async Task the_relay_process_killed_with_sigkill_mid_stream_and_restarted_loses_nothing()
+    {
+        var (db, topic, settings) = await PrepareAsync();
+        await using var _ = db;
+        using var reader = kafka.ReadTopics(t => t == topic);
+        const int transactions = 200, rowsPerTransaction = 100, keys = 200, kills = 3;
+
+        var relay = RelayProcess.Start(settings);
+        await db.WaitForStreamingAsync();
+        // A paced writer (about 5 s of inserts), so every kill lands while rows are flowing.
+        var writer = Task.Run(async () =>
+        {
+            for (var t = 0; t < transactions; t++)
+            {
+                await InsertAsync(db, t, rowsPerTransaction, keys);
+                await Task.Delay(25);
+            }
+        });
+
+        var total = transactions * rowsPerTransaction;
+        for (var kill = 1; kill <= kills; kill++)
+        {
+            Assert.True(await relay.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)), "the relay did not start streaming");
+            await Task.Delay(Random.Shared.Next(300, 1200));   // a moment the test does not choose
+            var before = reader.Count;
+            relay.Kill();
+            Figures.Report($"SIGKILL {kill} with {before} messages received, writer {(writer.IsCompleted ? "done" : "still inserting")}");
+            await relay.DisposeAsync();
+            relay = RelayProcess.Start(settings);
+        }
+        await writer;
+        var end = await db.CurrentWalLsnAsync();
+        var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
+        Assert.Equal(total, ids.Count);
+        Assert.True(await reader.WaitForCountAsync(total, TimeSpan.FromSeconds(120)), $"received {reader.Count} of {total}");
+        Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)), "slot not confirmed to the end after the last restart");
+        await Task.Delay(500);
+        await relay.DisposeAsync();
+
+        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
+        Figures.Report($"{total} events, {kills} SIGKILLs: 0 lost, {duplicates} duplicates (re-sent unconfirmed tail), per-key order kept");
+    }
+
+    [Fact]
+    public async Task sigterm_drains_confirms_what_was_acknowledged_and_exits_zero()
+    {
+        var (db, topic, settings) = await PrepareAsync();
+        await using var _ = db;
+        // No periodic confirmation during this test: whatever the slot holds afterwards came from the drain at stop.
+        settings.With("Relay:Pipeline:ConfirmInterval", "01:00:00");
+        using var reader = kafka.ReadTopics(t => t == topic);
+        await using var relay = RelayProcess.Start(settings);
+        await db.WaitForStreamingAsync();
+        var before = await db.ConfirmedFlushLsnAsync();
+
+        for (var t = 0; t < 10; t++)
+            await InsertAsync(db, t, 100, 50);
+        var end = await db.CurrentWalLsnAsync();
+        Assert.True(await reader.WaitForCountAsync(1000, TimeSpan.FromSeconds(60)));
+        Assert.Equal(before, await db.ConfirmedFlushLsnAsync());
+
+        relay.Terminate();
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));
+        Assert.Contains(relay.Output, l => l.Contains("Stopped; confirmed up to", StringComparison.Ordinal));
+        var confirmed = await db.ConfirmedFlushLsnAsync();
+        Assert.True(confirmed >= end, $"confirmed {confirmed}, expected at least {end}");
+    }
+
+    [Fact]
+    public async Task sigterm_while_messages_are_in_flight_waits_for_their_acknowledgement()
+    {
+        var (db, topic, settings) = await PrepareAsync();
+        await using var _ = db;
+        settings.With("Relay:Pipeline:ConfirmInterval", "01:00:00");
+        using var reader = kafka.ReadTopics(t => t == topic);
+        var relay = RelayProcess.Start(settings);
+        await db.WaitForStreamingAsync();
+        var writer = Task.Run(async () =>
+        {
+            for (var t = 0; t < 50; t++)
+                await InsertAsync(db, t, 100, 50);
+        });
+        Assert.True(await reader.WaitForCountAsync(1500, TimeSpan.FromSeconds(60)));
+        relay.Terminate();
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));
+        await relay.DisposeAsync();
+        await writer;
+        var end = await db.CurrentWalLsnAsync();
+
+        // A second relay sends only what the first did not confirm.
+        var confirmedAtStop = await db.ConfirmedFlushLsnAsync();
+        var receivedAtStop = reader.Count;
+        await using var second = RelayProcess.Start(settings.With("Relay:Pipeline:ConfirmInterval", "00:00:00.200"));
+        var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
+        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
+        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
+        Figures.Report($"SIGTERM mid-stream: {receivedAtStop} delivered before exit, slot at {confirmedAtStop}; after restart {duplicates} duplicates");
+    }
+
+    [Fact]
+    public async Task an_invalid_configuration_stops_start_up_with_exit_code_2_naming_each_key()
+    {
+        var settings = new RelaySettings
+        {
+            ["Relay:Postgres:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=relay;Password=hunter2-secret",
+            ["Relay:Postgres:SlotName"] = "Bad-Slot",
+            ["Relay:Kafka:BootstrapServers"] = "127.0.0.1:1",
+            ["Relay:Kafka:Producer:acks"] = "1",
+            ["Relay:Outbox:Tables:0:Table"] = "outbox",
+        };
+        await using var relay = RelayProcess.Start(settings);
+        Assert.Equal(2, await relay.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var output = string.Join('\n', relay.Output);
+        Assert.Contains("Invalid configuration: Relay:Postgres:SlotName: must be 1-63 characters", output);
+        Assert.Contains("Invalid configuration: Relay:Kafka:Producer:acks: must be all", output);
+        Assert.Contains("Invalid configuration: Relay:Outbox:Tables:0:Table: 'outbox' is not a schema-qualified table name", output);
+        Assert.DoesNotContain("hunter2-secret", output);
+    }
+
+    [Fact]
+    public async Task a_missing_config_file_is_named()
+    {
+        await using var relay = RelayProcess.Start(new RelaySettings(), "--config", "/nonexistent/relay.json");
+        Assert.Equal(2, await relay.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(relay.Output, l => l.Contains("Configuration file '/nonexistent/relay.json' does not exist", StringComparison.Ordinal));
+    }
+}
