@@ -51,6 +51,8 @@ sealed class PostgresOutboxStream : IOutboxStream
         // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.
         var stopped = Task.Delay(Timeout.Infinite, stopReading);
         SourcePosition transaction = default;
+        var inTransaction = false;
+        var marked = SourcePosition.None;
         while (!stopReading.IsCancellationRequested)
         {
             var move = _messages.MoveNextAsync();
@@ -60,10 +62,19 @@ sealed class PostgresOutboxStream : IOutboxStream
             else
             {
                 var moveTask = move.AsTask();
-                if (await Task.WhenAny(moveTask, stopped) == stopped)
+                while (true)
                 {
-                    _pendingMove = moveTask;
-                    return;
+                    var idle = Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
+                    var first = await Task.WhenAny(moveTask, stopped, idle);
+                    if (first == moveTask)
+                        break;
+                    if (first == stopped)
+                    {
+                        _pendingMove = moveTask;
+                        return;
+                    }
+                    if (!inTransaction)
+                        marked = await MarkIdlePositionAsync(sink, marked, stopReading);
                 }
                 hasMessage = await moveTask;
             }
@@ -74,6 +85,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             {
                 case BeginMessage begin:
                     transaction = Lsn.ToPosition(begin.TransactionFinalLsn);
+                    inTransaction = true;
                     break;
                 case RelationMessage relation:
                     OnRelation(relation);
@@ -83,10 +95,27 @@ sealed class PostgresOutboxStream : IOutboxStream
                     await sink.OnRowAsync(_row, stopReading);
                     break;
                 case CommitMessage commit:
-                    await sink.OnCommitAsync(Lsn.ToPosition(commit.TransactionEndLsn), stopReading);
+                    inTransaction = false;
+                    marked = Lsn.ToPosition(commit.TransactionEndLsn);
+                    await sink.OnCommitAsync(marked, stopReading);
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// While no outbox change arrives, the server still decodes other tables' WAL and reports how far it got (in
+    /// keepalives). Every transaction that committed before that point was sent before it, and everything received is
+    /// processed, so the position can be confirmed once what is in flight is acknowledged: the slot then follows the
+    /// server and retained WAL stays bounded. (pg_recvlogical does the same with keepalives.)
+    /// </summary>
+    async Task<SourcePosition> MarkIdlePositionAsync(IOutboxSink sink, SourcePosition marked, CancellationToken cancellationToken)
+    {
+        var received = Lsn.ToPosition(_connection.LastReceivedLsn);
+        if (received <= marked)
+            return marked;
+        await sink.OnCommitAsync(received, cancellationToken);
+        return received;
     }
 
     void OnRelation(RelationMessage relation)

@@ -29,6 +29,12 @@ public sealed class PostgresSourceOptions
     public bool CreateSlot { get; set; } = true;
 
     /// <summary>
+    /// While no outbox row arrives, how often the server's reported WAL position is taken as processed, so the slot's
+    /// confirmed position follows other tables' writes and the server does not retain WAL for Relay. Default 1 s.
+    /// </summary>
+    public TimeSpan IdleAcknowledgeInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// How often Npgsql sends a standby status update on its own, besides Relay's confirmations
     /// (<c>wal_receiver_status_interval</c>). Default 10 s.
     /// </summary>

@@ -23,7 +23,10 @@ public static class RelayServiceCollectionExtensions
         switch (source.ToLowerInvariant())
         {
             case "postgres" or "postgresql":
-                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section);
+                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section, o =>
+                    new[] { (o.IdleAcknowledgeInterval, nameof(o.IdleAcknowledgeInterval)), (o.WalReceiverStatusInterval, nameof(o.WalReceiverStatusInterval)) }
+                        .Where(d => d.Item1 <= TimeSpan.Zero)
+                        .Select(d => $"{PostgresSourceOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:01"));
                 services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
                 break;
             default:

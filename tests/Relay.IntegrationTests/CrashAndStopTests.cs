@@ -106,7 +106,10 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var writer = Task.Run(async () =>
         {
             for (var t = 0; t < 50; t++)
+            {
                 await InsertAsync(db, t, 100, 50);
+                await Task.Delay(30);
+            }
         });
         Assert.True(await reader.WaitForCountAsync(1500, TimeSpan.FromSeconds(60)));
         relay.Terminate();

@@ -51,7 +51,9 @@ public sealed class KafkaTopicReader : IDisposable
 
     void Run(string bootstrapServers, Func<string, bool> topicFilter, CancellationToken cancellationToken)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, SocketTimeoutMs = 5000 }).Build();
+        // Connection errors are expected while a fault test has the brokers down: keep librdkafka's stderr quiet.
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers, SocketTimeoutMs = 5000 })
+            .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
         {
             BootstrapServers = bootstrapServers,
@@ -59,7 +61,7 @@ public sealed class KafkaTopicReader : IDisposable
             EnableAutoCommit = false,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             TopicMetadataRefreshIntervalMs = 1000,
-        }).Build();
+        }).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
         var assigned = new HashSet<TopicPartition>();
         var nextRefresh = DateTime.MinValue;
         while (!cancellationToken.IsCancellationRequested)

@@ -138,4 +138,19 @@ public class CheckpointTrackerTests
         tracker.Acknowledge(a);
         Assert.True(await drained);
     }
+
+    [Fact]
+    public async Task positions_that_do_not_move_forward_are_ignored()
+    {
+        var tracker = new CheckpointTracker(10, 1 << 20);
+        tracker.Commit(At(200));
+        tracker.Commit(At(100));   // an idle mark older than the last commit
+        Assert.Equal(At(200), tracker.Confirmable);
+
+        var a = await tracker.ReserveAsync(1, Token);
+        tracker.Commit(At(150));
+        tracker.Commit(At(300));
+        tracker.Acknowledge(a);
+        Assert.Equal(At(300), tracker.Confirmable);
+    }
 }

@@ -23,6 +23,7 @@ public sealed class CheckpointTracker
     long _watermark;
     long _inFlightBytes;
     SourcePosition _confirmable;
+    SourcePosition _lastCommit;
     Exception? _failure;
     TaskCompletionSource? _waiter;
 
@@ -118,12 +119,18 @@ public sealed class CheckpointTracker
             Failed?.Invoke(error);
     }
 
-    /// <summary>A transaction ended at <paramref name="position"/>; all messages handed out so far belong to it or earlier ones.</summary>
+    /// <summary>
+    /// A transaction ended at <paramref name="position"/> (or the source vouches that everything before it was read);
+    /// all messages handed out so far belong to it or earlier ones. Positions that do not move forward are ignored.
+    /// </summary>
     public void Commit(SourcePosition position)
     {
         TaskCompletionSource? wake = null;
         lock (_gate)
         {
+            if (position <= _lastCommit)
+                return;
+            _lastCommit = position;
             if (_watermark == _next && _commits.Count == 0)
             {
                 _confirmable = position;

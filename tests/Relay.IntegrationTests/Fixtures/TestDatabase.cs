@@ -83,7 +83,11 @@ public sealed class TestDatabase(string name, string connectionString, string se
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (DateTime.UtcNow < deadline)
         {
-            if (await ScalarAsync<long>("SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1 AND active", SlotName) == 1)
+            // Active alone is not enough: the slot is also active while it is being created.
+            if (await ScalarAsync<long>("""
+                    SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid
+                    WHERE s.slot_name = $1 AND a.query LIKE 'START_REPLICATION%'
+                    """, SlotName) == 1)
                 return;
             await Task.Delay(50);
         }
