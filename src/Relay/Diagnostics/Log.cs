@@ -38,6 +38,9 @@ static partial class Log
     [LoggerMessage(1201, LogLevel.Error, "Kafka producer fatal error {Code}: {Reason}; recreating the producer")]
     public static partial void ProducerFatalError(ILogger logger, string code, string reason);
 
+    [LoggerMessage(1204, LogLevel.Debug, "Kafka connection error: {Reason}")]
+    public static partial void ProducerConnectionError(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 1202, Message = "librdkafka {Facility}: {Message}")]
     public static partial void Librdkafka(ILogger logger, LogLevel level, string facility, string message);
 

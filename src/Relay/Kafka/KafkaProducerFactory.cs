@@ -66,6 +66,8 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, ILogger
                     Log.ProducerFatalError(_logger, error.Code.ToString(), error.Reason);
                     onFatalError(error);
                 }
+                else if (error.Code == ErrorCode.Local_Transport)
+                    Log.ProducerConnectionError(_logger, error.Reason);   // per-broker churn; AllBrokersDown says it once
                 else
                     Log.ProducerError(_logger, error.Code.ToString(), error.Reason);
             })
@@ -73,11 +75,6 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, ILogger
             .Build();
     }
 
-    static LogLevel ToLevel(SyslogLevel level) => level switch
-    {
-        <= SyslogLevel.Error => LogLevel.Error,
-        SyslogLevel.Warning => LogLevel.Warning,
-        SyslogLevel.Notice or SyslogLevel.Info => LogLevel.Information,
-        _ => LogLevel.Debug,
-    };
+    // librdkafka's own errors also reach the error handler above; its log lines are detail for debugging.
+    static LogLevel ToLevel(SyslogLevel level) => level <= SyslogLevel.Critical ? LogLevel.Error : LogLevel.Debug;
 }
