@@ -88,3 +88,43 @@ public class StartUpTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Contains($"SELECT pg_create_logical_replication_slot('{db.SlotName}', 'pgoutput')", error);
     }
 }
+
+/// <summary>A row that cannot become a message stops the relay (exit code 1) without confirming past it.</summary>
+public class UnpublishableRowTests(PostgresFixture postgres, KafkaFixture kafka)
+{
+    async Task AssertStopsAtTheRowAsync(Func<TestDatabase, Task> insertBadRow, string expectedReason, params (string, string)[] options)
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        await db.ExecuteAsync("ALTER TABLE public.outbox ALTER COLUMN aggregateid DROP NOT NULL");
+        using var reader = kafka.ReadTopics(t => t == db.Name);
+        var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name));
+        foreach (var (key, value) in options)
+            settings.With(key, value);
+        await using var relay = await InProcessRelay.StartAsync(settings);
+        await db.WaitForStreamingAsync();
+
+        await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', 'good', 't', '{}')");
+        Assert.True(await reader.WaitForCountAsync(1, TimeSpan.FromSeconds(30)));
+        var beforeBadRow = await db.CurrentWalLsnAsync();
+        await insertBadRow(db);
+        await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', 'after', 't', '{}')");
+
+        await relay.Stopping.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, relay.Status.ExitCode);
+        Assert.Contains(expectedReason, relay.Status.FatalError);
+        Assert.Contains("public.outbox", relay.Status.FatalError);
+        Assert.True(await db.ConfirmedFlushLsnAsync() <= beforeBadRow, "the slot was confirmed past the row that could not be published");
+        Assert.DoesNotContain(reader.Messages, m => m.Key == "after");
+    }
+
+    [Fact]
+    public Task a_null_key_stops_the_relay_before_the_row() =>
+        AssertStopsAtTheRowAsync(db => db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', NULL, 't', '{}')"),
+            "key column 'aggregateid' is NULL");
+
+    [Fact]
+    public Task a_message_larger_than_the_producer_accepts_stops_the_relay_before_the_row() =>
+        AssertStopsAtTheRowAsync(db => db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', 'big', 't', jsonb_build_object('x', repeat('y', 50000)))"),
+            "Kafka refused the message", ("Relay:Kafka:Producer:message.max.bytes", "10000"));
+}
