@@ -150,6 +150,43 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task a_fatal_start_up_problem_exits_with_code_1_and_says_what_to_fix()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "sales.outbox"));
+        Assert.Equal(1, await relay.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains(relay.Output, l => l.Contains("Relay cannot continue: Relay:Outbox:Tables:0:Table: table 'sales.outbox' does not exist", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task one_transaction_far_larger_than_the_in_flight_window_streams_through_in_bounded_memory()
+    {
+        var (db, topic, settings) = await PrepareAsync(partitions: 96);   // the mock keeps 5 MiB per partition
+        await using var _ = db;
+        settings.With("Relay:Pipeline:MaxInFlightBytes", (8 * 1024 * 1024).ToString())
+            .With("Relay:Pipeline:MaxInFlightMessages", "5000");
+        using var reader = kafka.ReadTopics(t => t == topic);
+        await using var relay = RelayProcess.Start(settings);
+        await db.WaitForStreamingAsync();
+
+        const int rows = 300_000;   // ~1 KiB payload each: ~300 MiB in one transaction
+        await db.ExecuteAsync("""
+            INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload)
+            SELECT 'Order', 'key-' || (g % 500), 'Step', jsonb_build_object('seq', g, 'pad', repeat('p', 1000))
+            FROM generate_series(1, $1::int) g
+            """, rows);
+        var end = await db.CurrentWalLsnAsync();
+        Assert.True(await reader.WaitForCountAsync(rows, TimeSpan.FromSeconds(240)), $"received {reader.Count} of {rows}");
+        Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
+
+        var peakRss = File.ReadLines($"/proc/{relay.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var peakMiB = long.Parse(peakRss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+        Figures.Report($"one transaction of {rows} rows (~300 MiB of payload), in-flight window 8 MiB: relay peak RSS {peakMiB} MiB");
+        // Holding the transaction whole would take well over 300 MiB on top of the runtime.
+        Assert.True(peakMiB < 200, $"peak RSS {peakMiB} MiB");
+    }
+
+    [Fact]
     public async Task a_missing_config_file_is_named()
     {
         await using var relay = RelayProcess.Start(new RelaySettings(), "--config", "/nonexistent/relay.json");
