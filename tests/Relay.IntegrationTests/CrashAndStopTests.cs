@@ -25,6 +25,15 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
             FROM generate_series($1::int * $2::int, $1::int * $2::int + $2::int - 1) g
             """, transaction, rowsPerTransaction, keys);
 
+    static Task WriteSteadilyAsync(TestDatabase db, int transactions, int rowsPerTransaction, int keys) => Task.Run(async () =>
+    {
+        for (var t = 0; t < transactions; t++)
+        {
+            await InsertAsync(db, t, rowsPerTransaction, keys);
+            await Task.Delay(25);
+        }
+    });
+
     [Fact]
     public async Task the_relay_process_killed_with_sigkill_mid_stream_and_restarted_loses_nothing()
     {
@@ -36,14 +45,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var relay = RelayProcess.Start(settings);
         await db.WaitForStreamingAsync();
         // A paced writer (about 5 s of inserts), so every kill lands while rows are flowing.
-        var writer = Task.Run(async () =>
-        {
-            for (var t = 0; t < transactions; t++)
-            {
-                await InsertAsync(db, t, rowsPerTransaction, keys);
-                await Task.Delay(25);
-            }
-        });
+        var writer = WriteSteadilyAsync(db, transactions, rowsPerTransaction, keys);
 
         var total = transactions * rowsPerTransaction;
         for (var kill = 1; kill <= kills; kill++)
@@ -103,14 +105,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         using var reader = kafka.ReadTopics(t => t == topic);
         var relay = RelayProcess.Start(settings);
         await db.WaitForStreamingAsync();
-        var writer = Task.Run(async () =>
-        {
-            for (var t = 0; t < 50; t++)
-            {
-                await InsertAsync(db, t, 100, 50);
-                await Task.Delay(30);
-            }
-        });
+        var writer = WriteSteadilyAsync(db, 50, 100, 50);
         Assert.True(await reader.WaitForCountAsync(1500, TimeSpan.FromSeconds(60)));
         relay.Terminate();
         Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));

@@ -24,9 +24,11 @@ sealed class OutboxDispatcher(IProducer<byte[]?, byte[]?> producer, CheckpointTr
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
-            // Refused before it was queued (e.g. larger than message.max.bytes): the row is not lost, the run stops here.
+            // Refused before it was queued. Nothing after this row is confirmed; the run stops here.
             tracker.Fail(sequence, e);
-            throw new OutboxRowException(row, $"Kafka refused the message: {e.Error.Reason}");
+            if (IsAboutTheMessage(e.Error.Code))
+                throw new OutboxRowException(row, $"Kafka refused the message: {e.Error.Reason}");
+            throw new DeliveryFailedException($"The producer refused a message ({e.Error.Code}); reconnecting.", e);
         }
     }
 
@@ -35,6 +37,11 @@ sealed class OutboxDispatcher(IProducer<byte[]?, byte[]?> producer, CheckpointTr
         tracker.Commit(position);
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>Errors that a retry of the same row cannot fix (as opposed to, say, a full local queue).</summary>
+    static bool IsAboutTheMessage(ErrorCode code) =>
+        code is ErrorCode.MsgSizeTooLarge or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize
+            or ErrorCode.TopicException or ErrorCode.Local_InvalidArg;
 
     void OnDelivered(long sequence, DeliveryReport<byte[]?, byte[]?> report)
     {

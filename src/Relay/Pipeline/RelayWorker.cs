@@ -119,7 +119,10 @@ sealed class RelayWorker(
             throw readFailure;
         if (tracker.Failure is { } failure)
             throw new DeliveryFailedException("Kafka did not acknowledge a message; reconnecting from the last confirmed position.", failure);
-        Log.Stopped(logger, stream.Format(confirmed));
+        Log.Stopped(logger, Describe(confirmed));
+
+        string Describe(SourcePosition position) =>
+            position == SourcePosition.None ? "(nothing new in this run)" : stream.Format(position);
 
         async Task ConfirmPeriodicallyAsync()
         {
@@ -133,7 +136,7 @@ sealed class RelayWorker(
                     if (DateTime.UtcNow - lastProgressLog >= TimeSpan.FromSeconds(30))
                     {
                         lastProgressLog = DateTime.UtcNow;
-                        Log.Progress(logger, tracker.Produced, tracker.InFlightMessages, stream.Format(confirmed));
+                        Log.Progress(logger, tracker.Produced, tracker.InFlightMessages, Describe(confirmed));
                     }
                 }
             }
