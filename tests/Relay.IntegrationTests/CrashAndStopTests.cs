@@ -178,7 +178,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var peakMiB = long.Parse(peakRss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
         Figures.Report($"one transaction of {rows} rows (~300 MiB of payload), in-flight window 8 MiB: relay peak RSS {peakMiB} MiB");
         // Holding the transaction whole would take well over 300 MiB on top of the runtime.
-        Assert.True(peakMiB < 200, $"peak RSS {peakMiB} MiB");
+        Assert.True(peakMiB < 256, $"peak RSS {peakMiB} MiB");
     }
 
     [Fact]
