@@ -47,4 +47,31 @@ public sealed class OutboxTableOptions
 
     /// <summary>Further columns copied into headers of the same name (e.g. <c>tenant</c>, <c>traceparent</c>). Default none.</summary>
     public List<string> HeaderColumns { get; set; } = [];
+
+    /// <summary>
+    /// What to do with a row that cannot be published (NULL key or event id, invalid routed topic, message too large,
+    /// payload not JSON where <see cref="PayloadFormat"/> is Json). <c>Stop</c> (default): halt with a clear error,
+    /// confirming nothing past the row. <c>DeadLetter</c>: publish it to <see cref="DeadLetterTopic"/> with headers naming
+    /// table, position, event id and reason, then go on. Never dropped silently.
+    /// </summary>
+    public UnpublishableRowPolicy OnUnpublishableRow { get; set; } = UnpublishableRowPolicy.Stop;
+
+    /// <summary>Topic for rows that cannot be published; required with <c>OnUnpublishableRow = DeadLetter</c>.</summary>
+    public string? DeadLetterTopic { get; set; }
+
+    /// <summary><c>Any</c> (default): the payload's bytes go as they are. <c>Json</c>: a payload that is not valid JSON cannot be published.</summary>
+    public PayloadFormat PayloadFormat { get; set; } = PayloadFormat.Any;
+
+    /// <summary>
+    /// A NULL payload: <c>Tombstone</c> (default) publishes a message with the key and no value (what compacted topics
+    /// read as a delete, like Debezium's <c>route.tombstone.on.empty.payload</c>); <c>Unpublishable</c> treats the row as
+    /// one that cannot be published.
+    /// </summary>
+    public NullPayloadHandling NullPayload { get; set; } = NullPayloadHandling.Tombstone;
 }
+
+public enum UnpublishableRowPolicy { Stop, DeadLetter }
+
+public enum PayloadFormat { Any, Json }
+
+public enum NullPayloadHandling { Tombstone, Unpublishable }

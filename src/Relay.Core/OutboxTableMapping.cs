@@ -66,6 +66,14 @@ public sealed class OutboxTableMapping
             .Select((column, i) => (column, mapping.AddColumn(column, $"{key}:HeaderColumns:{i}")))
             .ToList();
 
+        if (options.OnUnpublishableRow == UnpublishableRowPolicy.DeadLetter)
+        {
+            if (string.IsNullOrWhiteSpace(options.DeadLetterTopic))
+                throw new RelayConfigurationException($"{key}:DeadLetterTopic: is required when {key}:OnUnpublishableRow is DeadLetter.");
+            if (!Core.TopicTemplate.IsValidTopicName(options.DeadLetterTopic))
+                throw new RelayConfigurationException($"{key}:DeadLetterTopic: '{options.DeadLetterTopic}' is not a valid Kafka topic name.");
+        }
+
         if (!string.IsNullOrWhiteSpace(options.Topic))
         {
             if (!Core.TopicTemplate.IsValidTopicName(options.Topic))

@@ -22,15 +22,23 @@ public sealed class PostgresOutboxSource(
 
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_options.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        Log.Connected(_logger, connection.PostgreSqlVersion.ToString(), connection.Database);
+        try
+        {
+            await using var connection = new NpgsqlConnection(_options.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            Log.Connected(_logger, connection.PostgreSqlVersion.ToString(), connection.Database);
 
-        await CheckWalLevelAsync(connection, cancellationToken);
-        foreach (var table in tables)
-            await CheckTableAsync(connection, table, cancellationToken);
-        await EnsurePublicationAsync(connection, cancellationToken);
-        await EnsureSlotAsync(connection, cancellationToken);
+            await CheckWalLevelAsync(connection, cancellationToken);
+            await CheckReplicationPrivilegeAsync(connection, cancellationToken);
+            foreach (var table in tables)
+                await CheckTableAsync(connection, table, cancellationToken);
+            await EnsurePublicationAsync(connection, cancellationToken);
+            await EnsureSlotAsync(connection, cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            throw PostgresErrors.Translate(e, _options.ConnectionString, _options.SlotName);
+        }
     }
 
     public async Task<IOutboxStream> OpenAsync(CancellationToken cancellationToken)
@@ -44,11 +52,24 @@ public sealed class PostgresOutboxSource(
             await connection.Open(cancellationToken);
             return new PostgresOutboxStream(connection, _options, tables, _logger);
         }
-        catch
+        catch (Exception e)
         {
             await connection.DisposeAsync();
+            if (e is NpgsqlException or TimeoutException)
+                throw PostgresErrors.Translate(e, _options.ConnectionString, _options.SlotName);
             throw;
         }
+    }
+
+    static async Task CheckReplicationPrivilegeAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT rolname, rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (await reader.ReadAsync(cancellationToken) && !reader.GetBoolean(1))
+            throw new RelayConfigurationException(
+                $"Role '{reader.GetString(0)}' lacks the REPLICATION attribute that logical replication needs: " +
+                $"run ALTER ROLE {reader.GetString(0)} WITH REPLICATION.");
     }
 
     /// <summary>pgoutput sends values as text in the walsender's settings: make bytea arrive as hex, whatever the server default.</summary>
@@ -171,8 +192,10 @@ public sealed class PostgresOutboxSource(
     async Task EnsureSlotAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var slot = _options.SlotName;
+        // wal_status exists from PostgreSQL 13 on; before that a lost slot shows itself when streaming starts.
+        var walStatus = connection.PostgreSqlVersion.Major >= 13 ? "wal_status" : "NULL::text";
         await using var command = new NpgsqlCommand(
-            "SELECT plugin, slot_type, database, confirmed_flush_lsn::text FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+            $"SELECT plugin, slot_type, database, confirmed_flush_lsn::text, active_pid, {walStatus} FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
             connection) { Parameters = { new() { Value = slot } } };
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -187,7 +210,16 @@ public sealed class PostgresOutboxSource(
                     throw new RelayConfigurationException(
                         $"{PostgresSourceOptions.Section}:SlotName: slot '{slot}' belongs to database '{database}', " +
                         $"not '{connection.Database}'. Name another slot.");
-                Log.SlotFound(_logger, slot, reader.IsDBNull(3) ? "(none)" : reader.GetString(3));
+                var confirmed = reader.IsDBNull(3) ? "(none)" : reader.GetString(3);
+                if (!reader.IsDBNull(5) && reader.GetString(5) == "lost")
+                    throw new RelayConfigurationException(
+                        $"{PostgresSourceOptions.Section}:SlotName: replication slot '{slot}' has lost WAL it still needed " +
+                        $"(wal_status = lost, confirmed up to {confirmed}): outbox rows committed after that were removed before " +
+                        "Relay published them. Recover them from the outbox table, then drop and recreate the slot " +
+                        $"(SELECT pg_drop_replication_slot('{slot}')); raise max_slot_wal_keep_size to prevent this.");
+                if (!reader.IsDBNull(4))
+                    throw new StandbyException($"Replication slot '{slot}' is in use by another process (PID {reader.GetInt32(4)}).");
+                Log.SlotFound(_logger, slot, confirmed);
                 return;
             }
         }

@@ -39,6 +39,18 @@ sealed class PostgresOutboxStream : IOutboxStream
 
     public async Task ReadAsync(IOutboxSink sink, CancellationToken stopReading)
     {
+        try
+        {
+            await ReadMessagesAsync(sink, stopReading);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+        {
+            throw PostgresErrors.Translate(e, _options.ConnectionString, _options.SlotName);
+        }
+    }
+
+    async Task ReadMessagesAsync(IOutboxSink sink, CancellationToken stopReading)
+    {
         if (_messages is not null)
             throw new InvalidOperationException("A replication stream is read once.");
         var replicationOptions = new PgOutputReplicationOptions(_options.PublicationName, PgOutputProtocolVersion.V1);

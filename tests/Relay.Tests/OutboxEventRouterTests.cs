@@ -83,4 +83,35 @@ public class OutboxEventRouterTests
         var error = Assert.Throws<OutboxRowException>(() => OutboxEventRouter.Route(row));
         Assert.Contains("'outbox.event.Order Lines/2' is not a valid Kafka topic name", error.Message);
     }
+
+    [Fact]
+    public void a_payload_declared_json_must_parse()
+    {
+        var table = OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox", PayloadFormat = PayloadFormat.Json }, 0);
+        var good = Row(table, ("id", "1"), ("aggregatetype", "A"), ("aggregateid", "a"), ("type", "t"), ("payload", "{\"a\": [1, 2]}"));
+        Assert.Null(OutboxEventRouter.TryRoute(good, out _, out _));
+        var bad = Row(table, ("id", "1"), ("aggregatetype", "A"), ("aggregateid", "a"), ("type", "t"), ("payload", "{\"a\": "));
+        Assert.StartsWith("payload is not valid JSON", OutboxEventRouter.TryRoute(bad, out var topic, out var message));
+        Assert.Equal("outbox.event.A", topic);   // still known, for the dead-letter headers
+        Assert.Equal("a", Encoding.UTF8.GetString(message.Key!));
+    }
+
+    [Fact]
+    public void a_null_payload_can_be_declared_unpublishable()
+    {
+        var table = OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox", NullPayload = NullPayloadHandling.Unpublishable }, 0);
+        var row = Row(table, ("id", "1"), ("aggregatetype", "A"), ("aggregateid", "a"), ("type", "t"), ("payload", null));
+        Assert.Equal("payload column 'payload' is NULL", OutboxEventRouter.TryRoute(row, out _, out _));
+    }
+
+    [Fact]
+    public void the_dead_letter_policy_needs_a_valid_topic()
+    {
+        var missing = Assert.Throws<RelayConfigurationException>(() => OutboxTableMapping.Create(
+            new OutboxTableOptions { Table = "public.outbox", OnUnpublishableRow = UnpublishableRowPolicy.DeadLetter }, 1));
+        Assert.StartsWith("Relay:Outbox:Tables:1:DeadLetterTopic: is required when Relay:Outbox:Tables:1:OnUnpublishableRow is DeadLetter", missing.Message);
+        var invalid = Assert.Throws<RelayConfigurationException>(() => OutboxTableMapping.Create(
+            new OutboxTableOptions { Table = "public.outbox", OnUnpublishableRow = UnpublishableRowPolicy.DeadLetter, DeadLetterTopic = "dead letters" }, 1));
+        Assert.StartsWith("Relay:Outbox:Tables:1:DeadLetterTopic: 'dead letters' is not a valid Kafka topic name", invalid.Message);
+    }
 }

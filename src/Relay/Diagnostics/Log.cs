@@ -26,6 +26,21 @@ static partial class Log
     [LoggerMessage(1006, LogLevel.Critical, "Invalid configuration: {Problem}")]
     public static partial void InvalidConfiguration(ILogger logger, string problem);
 
+    [LoggerMessage(1007, LogLevel.Information, "Standby: {Reason} Retrying every {Interval} to take over")]
+    public static partial void Standby(ILogger logger, string reason, TimeSpan interval);
+
+    [LoggerMessage(1008, LogLevel.Information, "Took over: this relay is now the active one")]
+    public static partial void TookOver(ILogger logger);
+
+    [LoggerMessage(1102, LogLevel.Warning, "Kafka has acknowledged nothing for {Stalled}: {InFlight} message(s) waiting; the source stays confirmed at {Position} until they are")]
+    public static partial void Stalled(ILogger logger, TimeSpan stalled, int inFlight, string position);
+
+    [LoggerMessage(1103, LogLevel.Information, "Kafka acknowledgements resumed after a stall of {Stalled}")]
+    public static partial void StallEnded(ILogger logger, TimeSpan stalled);
+
+    [LoggerMessage(1104, LogLevel.Warning, "Row of {Table} (event id {EventId}, position {Position}) cannot be published: {Reason}; sent to dead-letter topic {DeadLetterTopic}")]
+    public static partial void DeadLettered(ILogger logger, string table, string eventId, string position, string reason, string deadLetterTopic);
+
     [LoggerMessage(1100, LogLevel.Information, "Progress: {Published} message(s) published in this run, {InFlight} in flight, confirmed up to {Position}")]
     public static partial void Progress(ILogger logger, long published, int inFlight, string position);
 

@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json;
 using Confluent.Kafka;
 using Relay.Core;
 
@@ -13,19 +15,13 @@ public static class OutboxEventRouter
     public const string EventIdHeader = "id";
     public const string TypeHeader = "type";
 
-    /// <summary>Maps <paramref name="row"/>; throws <see cref="OutboxRowException"/> when the row cannot become a message.</summary>
-    public static (string Topic, Message<byte[]?, byte[]?> Message) Route(OutboxRow row)
+    /// <summary>Maps <paramref name="row"/>, or returns why it cannot be published (and <paramref name="message"/> as far as it got).</summary>
+    public static string? TryRoute(OutboxRow row, out string? topic, out Message<byte[]?, byte[]?> message)
     {
         var table = row.Table;
-        var topic = table.FixedTopic ?? table.TopicTemplate!.Render(row, out var problem)
-            ?? throw new OutboxRowException(row, problem!);
-
-        var key = row[table.KeyColumn]
-            ?? throw new OutboxRowException(row, $"key column '{table.Columns[table.KeyColumn].Name}' is NULL");
-        var eventId = row[table.EventIdColumn]
-            ?? throw new OutboxRowException(row, $"event id column '{table.Columns[table.EventIdColumn].Name}' is NULL");
-
-        var headers = new Headers { { EventIdHeader, eventId } };
+        var headers = new Headers();
+        if (row[table.EventIdColumn] is { } eventId)
+            headers.Add(EventIdHeader, eventId);
         if (table.TypeColumn >= 0 && row[table.TypeColumn] is { } type)
             headers.Add(TypeHeader, type);
         foreach (var (header, column) in table.HeaderColumns)
@@ -33,18 +29,60 @@ public static class OutboxEventRouter
             if (row[column] is { } value)
                 headers.Add(header, value);
         }
+        var payload = row[table.PayloadColumn];
+        message = new Message<byte[]?, byte[]?> { Key = row[table.KeyColumn], Value = payload, Headers = headers };
 
-        return (topic, new Message<byte[]?, byte[]?> { Key = key, Value = row[table.PayloadColumn], Headers = headers });
+        string? problem = null;
+        topic = table.FixedTopic ?? table.TopicTemplate!.Render(row, out problem);
+        if (problem is not null)
+            return problem;
+        if (message.Key is null)
+            return $"key column '{table.Columns[table.KeyColumn].Name}' is NULL";
+        if (row[table.EventIdColumn] is null)
+            return $"event id column '{table.Columns[table.EventIdColumn].Name}' is NULL";
+        if (payload is null)
+            return table.Options.NullPayload == NullPayloadHandling.Unpublishable
+                ? $"payload column '{table.Columns[table.PayloadColumn].Name}' is NULL"
+                : null;
+        if (table.Options.PayloadFormat == PayloadFormat.Json && JsonProblem(payload) is { } json)
+            return $"payload is not valid JSON ({json})";
+        return null;
+    }
+
+    /// <summary>Maps <paramref name="row"/>; throws <see cref="OutboxRowException"/> when it cannot become a message.</summary>
+    public static (string Topic, Message<byte[]?, byte[]?> Message) Route(OutboxRow row)
+    {
+        var problem = TryRoute(row, out var topic, out var message);
+        if (problem is not null)
+            throw new OutboxRowException(row.Table.QualifiedName, OutboxTableMapping.Text(row[row.Table.EventIdColumn]), problem);
+        return (topic!, message);
+    }
+
+    static string? JsonProblem(byte[] payload)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            while (reader.Read())
+            {
+            }
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return e.Message;
+        }
     }
 }
 
 /// <summary>
-/// A row that cannot be published as configured. Relay stops without confirming the row's transaction, so nothing
-/// after it is lost; fix the row or the mapping and restart.
+/// A row that cannot be published as configured. Under the <c>Stop</c> policy Relay halts without confirming the row's
+/// transaction, so nothing after it is lost; fix the row or the mapping and restart.
 /// </summary>
-public sealed class OutboxRowException(OutboxRow row, string reason)
-    : Exception($"Row in {row.Table.QualifiedName} (event id {OutboxTableMapping.Text(row[row.Table.EventIdColumn]) ?? "NULL"}) cannot be published: {reason}.")
+public sealed class OutboxRowException(string table, string? eventId, string reason)
+    : Exception($"Row in {table} (event id {eventId ?? "NULL"}) cannot be published: {reason}.")
 {
-    public string Table { get; } = row.Table.QualifiedName;
+    public string Table { get; } = table;
+    public string? EventId { get; } = eventId;
     public string Reason { get; } = reason;
 }

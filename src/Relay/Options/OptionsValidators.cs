@@ -40,6 +40,8 @@ static class OptionsRules
                      (options.DrainTimeout, nameof(options.DrainTimeout)),
                      (options.RestartDelay, nameof(options.RestartDelay)),
                      (options.MaxRestartDelay, nameof(options.MaxRestartDelay)),
+                     (options.StandbyRetryInterval, nameof(options.StandbyRetryInterval)),
+                     (options.StallWarningAfter, nameof(options.StallWarningAfter)),
                  })
         {
             if (value <= TimeSpan.Zero)

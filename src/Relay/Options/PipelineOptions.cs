@@ -32,4 +32,16 @@ public sealed class PipelineOptions
 
     /// <summary>Longest wait between reconnection attempts. Default 30 s.</summary>
     public TimeSpan MaxRestartDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// While another Relay holds the source (PostgreSQL: the slot is active), how often this standby tries to take
+    /// over. Takeover happens within about this long after the active one stops. Default 2 s.
+    /// </summary>
+    public TimeSpan StandbyRetryInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Log a warning when messages are in flight but Kafka has acknowledged nothing for this long (repeated every
+    /// 30 s while it lasts). Default 10 s.
+    /// </summary>
+    public TimeSpan StallWarningAfter { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -43,6 +43,10 @@ public sealed class CheckpointTracker
 
     public long InFlightBytes { get { lock (_gate) return _inFlightBytes; } }
 
+    /// <summary>When the broker last acknowledged a message (<see cref="Environment.TickCount64"/>), or when the first was sent.</summary>
+    public long LastAcknowledgedTicks => Interlocked.Read(ref _lastAcknowledgedTicks);
+    long _lastAcknowledgedTicks = Environment.TickCount64;
+
     /// <summary>Messages handed out so far.</summary>
     public long Produced { get { lock (_gate) return _next; } }
 
@@ -68,6 +72,8 @@ public sealed class CheckpointTracker
                 var inFlight = _next - _watermark;
                 if (inFlight < _acknowledged.Length && (inFlight == 0 || _inFlightBytes + bytes <= _maxBytes))
                 {
+                    if (inFlight == 0)
+                        Interlocked.Exchange(ref _lastAcknowledgedTicks, Environment.TickCount64);   // a stall counts from here
                     var sequence = _next++;
                     _sizes[sequence % _acknowledged.Length] = bytes;
                     _inFlightBytes += bytes;
@@ -88,6 +94,7 @@ public sealed class CheckpointTracker
         {
             var slot = (int)(sequence % _acknowledged.Length);
             _acknowledged[slot] = true;
+            _lastAcknowledgedTicks = Environment.TickCount64;
             _inFlightBytes -= _sizes[slot];
             while (_watermark < _next && _acknowledged[(int)(_watermark % _acknowledged.Length)])
             {

@@ -1,3 +1,4 @@
+using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Relay.Core;
@@ -9,25 +10,48 @@ namespace Relay.Pipeline;
 /// <summary>
 /// Receives a stream's rows in log order, routes each to a Kafka message and produces it with a delivery handler
 /// (never one awaited send per message: librdkafka batches, and acknowledgements come back on its own thread).
-/// Each acknowledgement and each commit goes to the <see cref="CheckpointTracker"/>.
+/// Each acknowledgement and each commit goes to the <see cref="CheckpointTracker"/>. A row that cannot be published
+/// goes where its table's policy says: a halt (nothing past it confirmed) or the dead-letter topic (acknowledged like
+/// any other message before the checkpoint passes it).
 /// </summary>
-sealed class OutboxDispatcher(IProducer<byte[]?, byte[]?> producer, CheckpointTracker tracker, ILogger logger) : IOutboxSink
+sealed class OutboxDispatcher(
+    IProducer<byte[]?, byte[]?> producer,
+    CheckpointTracker tracker,
+    Func<SourcePosition, string> formatPosition,
+    ILogger logger) : IOutboxSink
 {
+    public const string TableHeader = "relay.table";
+    public const string PositionHeader = "relay.position";
+    public const string EventIdHeader = "relay.event.id";
+    public const string ReasonHeader = "relay.reason";
+    public const string TopicHeader = "relay.topic";
+    public const string ValueOmittedHeader = "relay.value.omitted";
+
     public async ValueTask OnRowAsync(OutboxRow row, CancellationToken cancellationToken)
     {
-        var (topic, message) = OutboxEventRouter.Route(row);
+        var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
+        var context = new RowContext(sequence, row.Table, row.Position, OutboxTableMapping.Text(row[row.Table.EventIdColumn]));
+        if (problem is not null)
+        {
+            if (Reject(context, topic, message, problem) is { } stop)
+                throw stop;
+            return;
+        }
         try
         {
-            producer.Produce(topic, message, report => OnDelivered(sequence, report));
+            producer.Produce(topic!, message, report => OnDelivered(context, report));
+        }
+        catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheMessage(e.Error.Code))
+        {
+            // Refused before it was queued, e.g. larger than message.max.bytes.
+            if (Reject(context, topic, message, $"Kafka refused the message: {e.Error.Reason}") is { } stop)
+                throw stop;
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
-            // Refused before it was queued. Nothing after this row is confirmed; the run stops here.
             tracker.Fail(sequence, e);
-            if (IsAboutTheMessage(e.Error.Code))
-                throw new OutboxRowException(row, $"Kafka refused the message: {e.Error.Reason}");
             throw new DeliveryFailedException($"The producer refused a message ({e.Error.Code}); reconnecting.", e);
         }
     }
@@ -38,19 +62,95 @@ sealed class OutboxDispatcher(IProducer<byte[]?, byte[]?> producer, CheckpointTr
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Errors that a retry of the same row cannot fix (as opposed to, say, a full local queue).</summary>
+    /// <summary>Errors that a retry of the same row cannot fix (as opposed to, say, a broker outage or a full local queue).</summary>
     static bool IsAboutTheMessage(ErrorCode code) =>
         code is ErrorCode.MsgSizeTooLarge or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize
-            or ErrorCode.TopicException or ErrorCode.Local_InvalidArg;
+            or ErrorCode.TopicException or ErrorCode.Local_InvalidArg or ErrorCode.RecordListTooLarge;
 
-    void OnDelivered(long sequence, DeliveryReport<byte[]?, byte[]?> report)
+    void OnDelivered(RowContext context, DeliveryReport<byte[]?, byte[]?> report)
     {
-        if (report.Error.IsError)
+        if (!report.Error.IsError)
+            tracker.Acknowledge(context.Sequence);
+        else if (IsAboutTheMessage(report.Error.Code))
+            Reject(context, report.Topic, report.Message, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
+        else
         {
             Log.DeliveryFailed(logger, report.Topic, report.Error.Reason);
-            tracker.Fail(sequence, new KafkaException(report.Error));
+            tracker.Fail(context.Sequence, new KafkaException(report.Error));
         }
-        else
-            tracker.Acknowledge(sequence);
     }
+
+    /// <summary>
+    /// The row cannot be published. Stop: the window stops at its sequence number, so no later position is confirmed.
+    /// Dead letter: the same sequence number is acknowledged by the dead-letter topic instead. Never throws (it also runs
+    /// on librdkafka's delivery thread): returns the error that must end the run, if any, after telling the tracker.
+    /// </summary>
+    Exception? Reject(RowContext context, string? topic, Message<byte[]?, byte[]?> message, string reason)
+    {
+        var table = context.Table;
+        if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
+        {
+            var error = new OutboxRowException(table.QualifiedName, context.EventId, reason);
+            tracker.Fail(context.Sequence, error);
+            return error;
+        }
+
+        var position = formatPosition(context.Position);
+        Log.DeadLettered(logger, table.QualifiedName, context.EventId ?? "NULL", position, reason, table.Options.DeadLetterTopic!);
+        var headers = new Headers();
+        foreach (var header in message.Headers ?? [])
+            headers.Add(header.Key, header.GetValueBytes());
+        headers.Add(TableHeader, Encoding.UTF8.GetBytes(table.QualifiedName));
+        headers.Add(PositionHeader, Encoding.UTF8.GetBytes(position));
+        if (context.EventId is not null)
+            headers.Add(EventIdHeader, Encoding.UTF8.GetBytes(context.EventId));
+        headers.Add(ReasonHeader, Encoding.UTF8.GetBytes(reason));
+        if (topic is not null)
+            headers.Add(TopicHeader, Encoding.UTF8.GetBytes(topic));
+        return ProduceDeadLetter(context, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = headers });
+    }
+
+    /// <summary>
+    /// Sends a dead letter under the row's sequence number. If Kafka refuses it for what it is (its size), it goes again
+    /// without the value: the row stays in the outbox table, and its identity and the reason reach the topic.
+    /// </summary>
+    Exception? ProduceDeadLetter(RowContext context, Message<byte[]?, byte[]?> deadLetter)
+    {
+        var topic = context.Table.Options.DeadLetterTopic!;
+        try
+        {
+            producer.Produce(topic, deadLetter, report =>
+            {
+                if (!report.Error.IsError)
+                    tracker.Acknowledge(context.Sequence);
+                else if (IsAboutTheMessage(report.Error.Code) && deadLetter.Value is not null)
+                    ProduceDeadLetter(context, WithoutValue(deadLetter, report.Error.Reason));
+                else
+                {
+                    Log.DeliveryFailed(logger, report.Topic, report.Error.Reason);
+                    tracker.Fail(context.Sequence, new KafkaException(report.Error));
+                }
+            });
+            return null;
+        }
+        catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheMessage(e.Error.Code) && deadLetter.Value is not null)
+        {
+            return ProduceDeadLetter(context, WithoutValue(deadLetter, e.Error.Reason));
+        }
+        catch (ProduceException<byte[]?, byte[]?> e)
+        {
+            var error = new DeliveryFailedException($"Could not dead-letter a row of {context.Table.QualifiedName}: {e.Error.Reason}", e);
+            tracker.Fail(context.Sequence, error);
+            return error;
+        }
+    }
+
+    static Message<byte[]?, byte[]?> WithoutValue(Message<byte[]?, byte[]?> deadLetter, string reason)
+    {
+        deadLetter.Headers.Add(ValueOmittedHeader, Encoding.UTF8.GetBytes(reason));
+        return new Message<byte[]?, byte[]?> { Key = deadLetter.Key, Value = null, Headers = deadLetter.Headers };
+    }
+
+    /// <summary>What a delivery handler needs to know about its row after the row itself has been reused.</summary>
+    sealed record RowContext(long Sequence, OutboxTableMapping Table, SourcePosition Position, string? EventId);
 }

@@ -27,6 +27,8 @@ sealed class RelayWorker(
 {
     readonly PipelineOptions _options = pipelineOptions.Value;
     int _consecutiveFailures;
+    bool _hasStreamed;
+    bool _isStandby;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -41,10 +43,18 @@ sealed class RelayWorker(
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
                 MaxRetryAttempts = int.MaxValue,
                 // Our own counter, reset by a run that made progress, so a flap after a long healthy period reconnects fast.
-                DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(NextDelay()),
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(
+                    args.Outcome.Exception is StandbyException ? _options.StandbyRetryInterval : NextDelay()),
                 OnRetry = args =>
                 {
-                    Log.RunFailed(logger, args.Outcome.Exception!, args.RetryDelay, args.AttemptNumber + 1);
+                    if (args.Outcome.Exception is StandbyException standby)
+                    {
+                        if (!_isStandby)
+                            Log.Standby(logger, standby.Message, _options.StandbyRetryInterval);
+                        _isStandby = true;
+                    }
+                    else
+                        Log.RunFailed(logger, args.Outcome.Exception!, args.RetryDelay, args.AttemptNumber + 1);
                     return ValueTask.CompletedTask;
                 },
             })
@@ -59,15 +69,21 @@ sealed class RelayWorker(
         }
         catch (Exception e)
         {
-            // Configuration, prerequisites, an unpublishable row under the stop policy: a restart cannot fix these.
-            var reason = e is RelayConfigurationException or OutboxRowException ? e.Message : e.ToString();
+            // Configuration, prerequisites, an unpublishable row under the stop policy, a database that cannot be
+            // reached at start: a retry here cannot fix these, and the orchestrator should see it at once.
+            var reason = e is RelayConfigurationException or OutboxRowException or SourceUnavailableException ? e.Message : e.ToString();
             Log.Fatal(logger, reason);
             status.SetFatal(reason);
             lifetime.StopApplication();
         }
     }
 
-    bool IsTransient(Exception e) => e is not (RelayConfigurationException or OutboxRowException or OperationCanceledException);
+    bool IsTransient(Exception e) => e switch
+    {
+        RelayConfigurationException or OutboxRowException or OperationCanceledException => false,
+        SourceUnavailableException => _hasStreamed,   // at start-up: fail fast; later: reconnect with backoff
+        _ => true,
+    };
 
     TimeSpan NextDelay()
     {
@@ -85,16 +101,28 @@ sealed class RelayWorker(
         var tracker = new CheckpointTracker(_options.MaxInFlightMessages, _options.MaxInFlightBytes);
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         // A delivery failure or fatal producer error ends reading at once, even if the stream is idle.
-        tracker.Failed += _ => stopReading.Cancel();
+        // (Raised on librdkafka's delivery thread: cancel from the pool so no continuation runs on that thread.)
+        tracker.Failed += _ => ThreadPool.QueueUserWorkItem(_ =>
+        {
+            try { stopReading.Cancel(); }
+            catch (ObjectDisposedException) { }
+        });
         using var producer = producers.Create(error => tracker.Fail(long.MaxValue, new Confluent.Kafka.KafkaException(error)));
         await using var stream = await source.OpenAsync(stoppingToken);
+        _hasStreamed = true;
+        if (_isStandby)
+        {
+            _isStandby = false;
+            Log.TookOver(logger);
+        }
 
         var confirmed = SourcePosition.None;
+        long lastStallWarning = -30_000, stallSince = 0;
         var confirmLoop = ConfirmPeriodicallyAsync();
         Exception? readFailure = null;
         try
         {
-            await stream.ReadAsync(new OutboxDispatcher(producer, tracker, logger), stopReading.Token);
+            await stream.ReadAsync(new OutboxDispatcher(producer, tracker, stream.Format, logger), stopReading.Token);
         }
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
         {
@@ -117,9 +145,31 @@ sealed class RelayWorker(
 
         if (readFailure is not null)
             throw readFailure;
+        if (tracker.Failure is OutboxRowException rowFailure)
+            throw rowFailure;   // found in a delivery report: the Stop policy halts the relay
         if (tracker.Failure is { } failure)
             throw new DeliveryFailedException("Kafka did not acknowledge a message; reconnecting from the last confirmed position.", failure);
         Log.Stopped(logger, Describe(confirmed));
+
+        // A broker outage shows as acknowledgements that stop while messages wait: say so, then say when it ends.
+        void WatchForStall()
+        {
+            var now = Environment.TickCount64;
+            var lastAcknowledged = tracker.LastAcknowledgedTicks;
+            var stalled = tracker.InFlightMessages > 0 && now - lastAcknowledged >= _options.StallWarningAfter.TotalMilliseconds;
+            if (stalled && now - lastStallWarning >= 30_000)
+            {
+                stallSince = stallSince == 0 ? lastAcknowledged : stallSince;
+                lastStallWarning = now;
+                Log.Stalled(logger, TimeSpan.FromMilliseconds(now - stallSince), tracker.InFlightMessages, Describe(confirmed));
+            }
+            else if (!stalled && stallSince != 0)
+            {
+                Log.StallEnded(logger, TimeSpan.FromMilliseconds(lastAcknowledged - stallSince));
+                stallSince = 0;
+                lastStallWarning = -30_000;
+            }
+        }
 
         string Describe(SourcePosition position) =>
             position == SourcePosition.None ? "(nothing new in this run)" : stream.Format(position);
@@ -133,6 +183,7 @@ sealed class RelayWorker(
                 while (await timer.WaitForNextTickAsync(stopReading.Token))
                 {
                     await ConfirmAsync(stopReading.Token);
+                    WatchForStall();
                     if (DateTime.UtcNow - lastProgressLog >= TimeSpan.FromSeconds(30))
                     {
                         lastProgressLog = DateTime.UtcNow;
