@@ -28,4 +28,7 @@ static partial class Log
 
     [LoggerMessage(2007, LogLevel.Information, "Replication slot {Slot} was created concurrently by another process; using it")]
     public static partial void SlotCreatedConcurrently(ILogger logger, string slot);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Heartbeat failed: {Reason}")]
+    public static partial void HeartbeatFailed(ILogger logger, string reason);
 }

@@ -24,6 +24,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly CancellationTokenSource _lifetime = new();
     IAsyncEnumerator<PgOutputReplicationMessage>? _messages;
     Task<bool>? _pendingMove;
+    Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
         IReadOnlyList<OutboxTableMapping> tables, ILogger logger)
@@ -51,6 +52,8 @@ sealed class PostgresOutboxStream : IOutboxStream
 
     async Task ReadMessagesAsync(IOutboxSink sink, CancellationToken stopReading)
     {
+        if (_options.HeartbeatInterval is { } heartbeat && heartbeat > TimeSpan.Zero)
+            _heartbeat = EmitHeartbeatsAsync(heartbeat, _lifetime.Token);
         if (_messages is not null)
             throw new InvalidOperationException("A replication stream is read once.");
         var replicationOptions = new PgOutputReplicationOptions(_options.PublicationName, PgOutputProtocolVersion.V1);
@@ -130,6 +133,31 @@ sealed class PostgresOutboxStream : IOutboxStream
         return received;
     }
 
+    /// <summary>A WAL record every interval (not part of any transaction), so an idle server still moves the slot.</summary>
+    async Task EmitHeartbeatsAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(_options.ConnectionString);
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                try
+                {
+                    await using var command = dataSource.CreateCommand("SELECT pg_logical_emit_message(false, 'relay.heartbeat', '')");
+                    await command.ExecuteNonQueryAsync(cancellationToken);
+                }
+                catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException)
+                {
+                    Log.HeartbeatFailed(_logger, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     void OnRelation(RelationMessage relation)
     {
         if (!_tablesByName.TryGetValue((relation.Namespace, relation.RelationName), out var table))
@@ -199,6 +227,8 @@ sealed class PostgresOutboxStream : IOutboxStream
     public async ValueTask DisposeAsync()
     {
         await _lifetime.CancelAsync();
+        if (_heartbeat is not null)
+            await _heartbeat;
         if (_pendingMove is not null)
         {
             try { await _pendingMove; }

@@ -35,6 +35,12 @@ public sealed class PostgresSourceOptions
     public TimeSpan IdleAcknowledgeInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// When set, Relay writes a tiny non-transactional WAL message (<c>pg_logical_emit_message</c>) this often, so that
+    /// even a database with no writes at all moves the slot forward and the server can recycle WAL. Default off.
+    /// </summary>
+    public TimeSpan? HeartbeatInterval { get; set; }
+
+    /// <summary>
     /// How often Npgsql sends a standby status update on its own, besides Relay's confirmations
     /// (<c>wal_receiver_status_interval</c>). Default 10 s.
     /// </summary>

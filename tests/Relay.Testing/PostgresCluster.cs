@@ -23,6 +23,9 @@ public sealed class PostgresCluster : IAsyncDisposable
         Port = port;
     }
 
+    /// <summary>A role name that must authenticate with a password (scram-sha-256); all others are trusted.</summary>
+    public const string PasswordRole = "relay_scram";
+
     public string Root { get; }
     public int Port { get; }
 
@@ -86,6 +89,9 @@ public sealed class PostgresCluster : IAsyncDisposable
             "max_connections = 100",
         }.Concat(extraSettings);
         await File.AppendAllLinesAsync(Path.Combine(_dataDirectory, "postgresql.conf"), settings, cancellationToken);
+        // Everyone is trusted on loopback, except the role tests use to check password handling.
+        var hba = Path.Combine(_dataDirectory, "pg_hba.conf");
+        await File.WriteAllTextAsync(hba, $"host all {PasswordRole} 127.0.0.1/32 scram-sha-256\n" + await File.ReadAllTextAsync(hba, cancellationToken), cancellationToken);
     }
 
     public Task StartServerAsync(CancellationToken cancellationToken = default) =>

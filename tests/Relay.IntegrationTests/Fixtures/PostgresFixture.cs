@@ -44,17 +44,20 @@ public sealed class PostgresFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh database with unique slot and publication names, dropped (with its slots) on dispose.</summary>
-    public async Task<TestDatabase> CreateDatabaseAsync()
+    public Task<TestDatabase> CreateDatabaseAsync() => CreateDatabaseAsync(ConnectionString);
+
+    /// <summary>A fresh database on another server (e.g. a dedicated cluster a test restarts).</summary>
+    public async Task<TestDatabase> CreateDatabaseAsync(string serverConnectionString)
     {
         var name = $"relay_t{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}";
-        await using (var admin = new NpgsqlConnection(ConnectionString))
+        await using (var admin = new NpgsqlConnection(serverConnectionString))
         {
             await admin.OpenAsync();
             await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", admin);
             await create.ExecuteNonQueryAsync();
         }
-        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name };
-        return new TestDatabase(name, builder.ConnectionString, ConnectionString);
+        var builder = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name };
+        return new TestDatabase(name, builder.ConnectionString, serverConnectionString);
     }
 
     public async ValueTask DisposeAsync()

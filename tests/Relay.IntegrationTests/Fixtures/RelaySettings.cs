@@ -29,6 +29,11 @@ public sealed class RelaySettings : Dictionary<string, string?>
         return this;
     }
 
+    /// <summary>Further environment variables for a relay process (e.g. RELAY_SECRETS_DIR).</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public Dictionary<string, string> ToEnvironment() =>
-        this.Where(p => p.Value is not null).ToDictionary(p => p.Key.Replace(":", "__"), p => p.Value!);
+        this.Where(p => p.Value is not null).Select(p => (Key: p.Key.Replace(":", "__"), Value: p.Value!))
+            .Concat(Environment.Select(p => (p.Key, p.Value)))
+            .ToDictionary(p => p.Key, p => p.Value);
 }
