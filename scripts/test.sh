@@ -32,6 +32,10 @@ for figures in tests/*/bin/"$configuration"/net10.0/relay-test-figures.log; do
 done
 grep -E 'skipped .*|Skipped' "$log" | grep -vE '^\s+skipped: ' | sed 's/^/  /' || true
 
+# Exit code 8 is "a test project ran zero tests": expected when a filter selects tests of one project only.
+if [ "$status" -eq 8 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
+    status=0
+fi
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
     echo "error: no test ran" >&2
     status=1
