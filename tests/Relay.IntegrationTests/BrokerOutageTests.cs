@@ -53,7 +53,7 @@ public class BrokerOutageTests(PostgresFixture postgres, KafkaFixture kafka)
 
         var end = await db.CurrentWalLsnAsync();
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
-        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(90)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(90)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)), "slot not confirmed after the brokers returned");
         var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids,
             m => JsonDocument.Parse(m.ValueBytes!).RootElement.GetProperty("seq").GetInt64());
@@ -97,7 +97,7 @@ public class FatalProducerErrorTests(PostgresFixture postgres, KafkaFixture kafk
         var end = await db.CurrentWalLsnAsync();
 
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
-        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
         var fatal = relay.Logs.FirstOrDefault(l => l.Contains("fatal error", StringComparison.Ordinal));
         var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids,

@@ -67,7 +67,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var end = await db.CurrentWalLsnAsync();
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
         Assert.Equal(total, ids.Count);
-        Assert.True(await reader.WaitForCountAsync(total, TimeSpan.FromSeconds(120)), $"received {reader.Count} of {total}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(total, TimeSpan.FromSeconds(120)), $"received {reader.DistinctIds} of {total} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)), "slot not confirmed to the end after the last restart");
         await Task.Delay(500);
         await relay.DisposeAsync();
@@ -123,7 +123,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var receivedAtStop = reader.Count;
         await using var second = RelayProcess.Start(settings.With("Relay:Pipeline:ConfirmInterval", "00:00:00.200"));
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
-        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
         var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
         Figures.Report($"SIGTERM mid-stream: {receivedAtStop} delivered before exit, slot at {confirmedAtStop}; after restart {duplicates} duplicates");

@@ -72,7 +72,7 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         var end = await db.CurrentWalLsnAsync();
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
         Assert.Equal(next, ids.Count);
-        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(90)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(90)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
         var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
         var reconnects = relay.Logs.Count(l => l.Contains("Run failed; reconnecting", StringComparison.Ordinal));
@@ -109,7 +109,7 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         var takeover = killedAt.Elapsed;
         await InsertIdempotentlyAsync(db, 200, 200, 20);
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
-        Assert.True(await reader.WaitForCountAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.Count} of {ids.Count}");
+        Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.DistinctIds} of {ids.Count} events");
         Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
         Figures.Report($"standby took over {takeover.TotalSeconds:F1} s after the active relay was SIGKILLed (StandbyRetryInterval 2 s)");
         Assert.True(takeover < TimeSpan.FromSeconds(10), $"takeover took {takeover}");

@@ -36,6 +36,23 @@ public sealed class KafkaTopicReader : IDisposable
 
     public int Count => _messages.Count;
 
+    /// <summary>How many distinct event ids (<c>id</c> header) arrived: duplicates from a re-sent tail count once.</summary>
+    public int DistinctIds => _ids.Count;
+    readonly ConcurrentDictionary<string, bool> _ids = new();
+
+    /// <summary>Waits until <paramref name="count"/> distinct event ids arrived; false on timeout.</summary>
+    public async Task<bool> WaitForDistinctIdsAsync(int count, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (_ids.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(50, cancellationToken);
+        }
+        return true;
+    }
+
     /// <summary>Waits until at least <paramref name="count"/> messages arrived; false on timeout.</summary>
     public async Task<bool> WaitForCountAsync(int count, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -103,7 +120,11 @@ public sealed class KafkaTopicReader : IDisposable
                 result.Message.Key, result.Message.Value, headers);
             // A callback (the dev broker's printer) runs for as long as it likes: keep nothing then.
             if (_onMessage is null)
+            {
                 _messages.Enqueue(message);
+                if (message.Header("id") is { } id)
+                    _ids.TryAdd(id, true);
+            }
             else
                 _onMessage(message);
         }
