@@ -158,6 +158,30 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task a_replication_role_authenticating_with_scram_streams()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        var role = PostgresCluster.PasswordRole;
+        await db.ExecuteAsync($"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN REPLICATION PASSWORD 'the-right-one'; END IF; END $$");
+        await db.ExecuteAsync($"GRANT SELECT ON public.outbox TO {role}");
+        // The role does not own the table, so the publication is made by its owner, as a DBA would.
+        await db.ExecuteAsync($"CREATE PUBLICATION {db.PublicationName} FOR TABLE public.outbox WITH (publish = 'insert')");
+        var scram = new NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role, Password = "the-right-one" }.ConnectionString;
+        using var reader = kafka.ReadTopics(t => t == db.Name);
+        await using var relay = await InProcessRelay.StartAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Relay:Postgres:ConnectionString", scram));
+        await db.WaitForStreamingAsync();
+        await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', 'a', 't', NULL)");
+        Assert.True(await reader.WaitForCountAsync(1, TimeSpan.FromSeconds(30)));
+        var tombstone = reader.Messages.Single();
+        Assert.Equal("a", tombstone.Key);
+        Assert.Null(tombstone.ValueBytes);   // a NULL payload is a tombstone by default
+        Assert.DoesNotContain(relay.Logs, l => l.Contains("the-right-one", StringComparison.Ordinal));
+        await db.ExecuteAsync($"REVOKE ALL ON public.outbox FROM {role}");
+    }
+
+    [Fact]
     public async Task a_role_without_replication_is_refused_with_the_statement_to_fix_it()
     {
         await using var db = await postgres.CreateDatabaseAsync();
