@@ -13,6 +13,15 @@ public interface IOutboxSource
 
     /// <summary>Opens a stream that starts right after the last confirmed position.</summary>
     Task<IOutboxStream> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// How many bytes of log the database keeps because Relay has not confirmed them (PostgreSQL: the slot's lag),
+    /// asked on an ordinary connection; null when it cannot be known right now.
+    /// </summary>
+    Task<long?> GetRetainedBytesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Checks every prerequisite without changing anything, for <c>relay check</c>.</summary>
+    Task<IReadOnlyList<PreflightCheck>> CheckAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>One connected session of a source: read changes, confirm positions.</summary>
@@ -29,6 +38,9 @@ public interface IOutboxStream : IAsyncDisposable
     /// never sends them again (PostgreSQL: the slot's confirmed_flush_lsn). Safe to call while reading.
     /// </summary>
     Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken);
+
+    /// <summary>The newest position the source has sent (it may be ahead of what was read).</summary>
+    SourcePosition Received { get; }
 
     /// <summary>Formats a position the way the database's own tools print it (e.g. <c>0/16B3748</c>).</summary>
     string Format(SourcePosition position);

@@ -18,6 +18,9 @@ public sealed class OutboxRow
     /// <summary>Position of the transaction the row was committed in (for dead-letter headers and logs).</summary>
     public SourcePosition Position { get; set; }
 
+    /// <summary>When the row's transaction committed (for the commit-to-acknowledgement latency).</summary>
+    public DateTime CommitTimestamp { get; set; }
+
     /// <summary>Values ordered as <see cref="OutboxTableMapping.Columns"/>.</summary>
     public byte[]?[] Values { get; private set; }
 

@@ -61,6 +61,26 @@ public sealed class PostgresOutboxSource(
         }
     }
 
+    public Task<IReadOnlyList<PreflightCheck>> CheckAsync(CancellationToken cancellationToken) =>
+        new PostgresPreflight(_options, tables).RunAsync(cancellationToken);
+
+    public async Task<long?> GetRetainedBytesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(_options.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                connection) { Parameters = { new() { Value = _options.SlotName } } };
+            return await command.ExecuteScalarAsync(cancellationToken) is long bytes ? bytes : null;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
     static async Task CheckReplicationPrivilegeAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(

@@ -38,6 +38,8 @@ sealed class PostgresOutboxStream : IOutboxStream
 
     public string Format(SourcePosition position) => Lsn.Format(position);
 
+    public SourcePosition Received => Lsn.ToPosition(_connection.LastReceivedLsn);
+
     public async Task ReadAsync(IOutboxSink sink, CancellationToken stopReading)
     {
         try
@@ -66,6 +68,7 @@ sealed class PostgresOutboxStream : IOutboxStream
         // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.
         var stopped = Task.Delay(Timeout.Infinite, stopReading);
         SourcePosition transaction = default;
+        var committedAt = default(DateTime);
         var inTransaction = false;
         var marked = SourcePosition.None;
         while (!stopReading.IsCancellationRequested)
@@ -100,6 +103,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             {
                 case BeginMessage begin:
                     transaction = Lsn.ToPosition(begin.TransactionFinalLsn);
+                    committedAt = begin.TransactionCommitTimestamp;
                     inTransaction = true;
                     break;
                 case RelationMessage relation:
@@ -107,6 +111,7 @@ sealed class PostgresOutboxStream : IOutboxStream
                     break;
                 case InsertMessage insert when _relations.TryGetValue(insert.Relation.RelationId, out var plan):
                     await ReadRowAsync(insert, plan, transaction, stopReading);
+                    _row.CommitTimestamp = committedAt;
                     await sink.OnRowAsync(_row, stopReading);
                     break;
                 case CommitMessage commit:

@@ -1,31 +1,38 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Prometheus;
 using Relay;
 using Relay.Core;
+using Relay.Diagnostics;
+using Relay.Options;
 using Relay.Pipeline;
 using Serilog;
 
-var builder = Host.CreateApplicationBuilder(args);
+if (args.FirstOrDefault() == "check")
+    return await Preflight.RunAsync(args[1..]);
+
+var builder = WebApplication.CreateBuilder(args);
 if (!builder.Configuration.AddRelayConfigFile(args, out var configProblem))
     return Fail(configProblem);
-builder.Services.AddSerilog((_, logger) =>
-{
-    logger.ReadFrom.Configuration(builder.Configuration);
-    // Without a configured sink, still say what happens: readable text on stdout.
-    if (!builder.Configuration.GetSection("Serilog:WriteTo").Exists())
-        logger.MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("Npgsql", Serilog.Events.LogEventLevel.Warning)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}");
-});
+var diagnostics = builder.Configuration.GetSection(DiagnosticsOptions.Section).Get<DiagnosticsOptions>() ?? new DiagnosticsOptions();
+builder.Services.AddSerilog((_, logger) => RelayLogging.Configure(logger, builder.Configuration, diagnostics.LogFormat));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetValue("Relay:Pipeline:DrainTimeout", TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(10));
+builder.WebHost.UseUrls(diagnostics.Port > 0 ? $"http://{HostPart(diagnostics.Address)}:{diagnostics.Port}" : "http://127.0.0.1:0");
 
 try
 {
     builder.Services.AddRelay(builder.Configuration);
-    using var host = builder.Build();
-    if (host.Services.ValidateRelayConfiguration() is { Count: > 0 } failures)
+    await using var app = builder.Build();
+    if (app.Services.ValidateRelayConfiguration() is { Count: > 0 } failures)
         return Fail(string.Join(Environment.NewLine, failures.Select(f => $"Invalid configuration: {f}")));
-    var status = host.Services.GetRequiredService<RelayStatus>();
-    await host.RunAsync();
+    if (diagnostics.Port > 0)
+    {
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<RelayMetrics>().Registry);
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("live") });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+    }
+    var status = app.Services.GetRequiredService<RelayStatus>();
+    await app.RunAsync();
     return status.ExitCode;
 }
 catch (Exception e) when (e is OptionsValidationException or RelayConfigurationException)
@@ -33,6 +40,8 @@ catch (Exception e) when (e is OptionsValidationException or RelayConfigurationE
     var failures = e is OptionsValidationException validation ? validation.Failures : [e.Message];
     return Fail(string.Join(Environment.NewLine, failures.Select(f => $"Invalid configuration: {f}")));
 }
+
+static string HostPart(string address) => address.Contains(':') && !address.StartsWith('[') ? $"[{address}]" : address;
 
 static int Fail(string message)
 {

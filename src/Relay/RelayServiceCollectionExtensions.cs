@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Relay.Core;
+using Relay.Diagnostics;
 using Relay.Kafka;
 using Relay.Options;
 using Relay.Pipeline;
@@ -36,6 +37,15 @@ public static class RelayServiceCollectionExtensions
 
         services.AddSingleton<KafkaProducerFactory>();
         services.AddSingleton<RelayStatus>();
+        services.AddSingleton<RelayMetrics>();
+        AddValidatedOptions<DiagnosticsOptions>(services, DiagnosticsOptions.Section, o =>
+            new[] { (o.LagSampleInterval, nameof(o.LagSampleInterval)), (o.LivenessTimeout, nameof(o.LivenessTimeout)) }
+                .Where(d => d.Item1 <= TimeSpan.Zero)
+                .Select(d => $"{DiagnosticsOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:10"));
+        services.AddHostedService<SlotLagSampler>();
+        services.AddHealthChecks()
+            .AddCheck<LivenessCheck>("live", tags: ["live"])
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         services.AddHostedService<RelayWorker>();
         return services;
     }
@@ -53,6 +63,7 @@ public static class RelayServiceCollectionExtensions
         Check<KafkaOptions>();
         Check<OutboxOptions>();
         Check<PostgresSourceOptions>();
+        Check<DiagnosticsOptions>();
         return failures;
     }
 

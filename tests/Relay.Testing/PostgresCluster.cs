@@ -138,7 +138,8 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     static string ShellQuote(string value) => "'" + value.Replace("'", "'\\''") + "'";
 
-    static int FreePort()
+    /// <summary>A loopback port nobody listens on right now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -10,7 +10,7 @@ namespace Relay.Kafka;
 /// Builds the idempotent producer (<c>enable.idempotence=true</c>, <c>acks=all</c>): the broker de-duplicates
 /// librdkafka's retries and keeps each partition in send order, so per-key order holds through broker failures.
 /// </summary>
-public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, ILoggerFactory loggerFactory)
+public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMetrics metrics, ILoggerFactory loggerFactory)
 {
     readonly ILogger _logger = loggerFactory.CreateLogger("Relay.Kafka");
 
@@ -61,6 +61,7 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, ILogger
         return new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options.Value))
             .SetErrorHandler((_, error) =>
             {
+                metrics.PublishErrors.WithLabels(error.IsFatal ? "fatal" : "client").Inc();
                 if (error.IsFatal)
                 {
                     Log.ProducerFatalError(_logger, error.Code.ToString(), error.Reason);

@@ -47,6 +47,10 @@ public sealed class CheckpointTracker
     public long LastAcknowledgedTicks => Interlocked.Read(ref _lastAcknowledgedTicks);
     long _lastAcknowledgedTicks = Environment.TickCount64;
 
+    /// <summary>When <see cref="Confirmable"/> last moved (<see cref="Environment.TickCount64"/>).</summary>
+    public long LastConfirmableTicks => Interlocked.Read(ref _lastConfirmableTicks);
+    long _lastConfirmableTicks = Environment.TickCount64;
+
     /// <summary>Messages handed out so far.</summary>
     public long Produced { get { lock (_gate) return _next; } }
 
@@ -102,7 +106,10 @@ public sealed class CheckpointTracker
                 _watermark++;
             }
             while (_commits.Count > 0 && _commits.Peek().End <= _watermark)
+            {
                 _confirmable = _commits.Dequeue().Position;
+                _lastConfirmableTicks = Environment.TickCount64;
+            }
             wake = _waiter;
             _waiter = null;
         }
@@ -141,6 +148,7 @@ public sealed class CheckpointTracker
             if (_watermark == _next && _commits.Count == 0)
             {
                 _confirmable = position;
+                _lastConfirmableTicks = Environment.TickCount64;
                 wake = _waiter;
                 _waiter = null;
             }

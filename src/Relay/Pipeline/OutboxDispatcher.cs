@@ -18,6 +18,7 @@ sealed class OutboxDispatcher(
     IProducer<byte[]?, byte[]?> producer,
     CheckpointTracker tracker,
     Func<SourcePosition, string> formatPosition,
+    RelayMetrics metrics,
     ILogger logger) : IOutboxSink
 {
     public const string TableHeader = "relay.table";
@@ -29,10 +30,13 @@ sealed class OutboxDispatcher(
 
     public async ValueTask OnRowAsync(OutboxRow row, CancellationToken cancellationToken)
     {
+        var tableMetrics = metrics.For(row.Table);
+        tableMetrics.RowsReceived.Inc();
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
-        var context = new RowContext(sequence, row.Table, row.Position, OutboxTableMapping.Text(row[row.Table.EventIdColumn]));
+        var context = new RowContext(sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp,
+            OutboxTableMapping.Text(row[row.Table.EventIdColumn]));
         if (problem is not null)
         {
             if (Reject(context, topic, message, problem) is { } stop)
@@ -70,12 +74,17 @@ sealed class OutboxDispatcher(
     void OnDelivered(RowContext context, DeliveryReport<byte[]?, byte[]?> report)
     {
         if (!report.Error.IsError)
+        {
             tracker.Acknowledge(context.Sequence);
+            context.Metrics.Published.Inc();
+            metrics.CommitToAck.Observe(Math.Max(0, (DateTime.UtcNow - context.CommittedAt).TotalSeconds));
+        }
         else if (IsAboutTheMessage(report.Error.Code))
             Reject(context, report.Topic, report.Message, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
         else
         {
             Log.DeliveryFailed(logger, report.Topic, report.Error.Reason);
+            metrics.PublishErrors.WithLabels("delivery").Inc();
             tracker.Fail(context.Sequence, new KafkaException(report.Error));
         }
     }
@@ -91,6 +100,7 @@ sealed class OutboxDispatcher(
         if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
         {
             var error = new OutboxRowException(table.QualifiedName, context.EventId, reason);
+            metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
             tracker.Fail(context.Sequence, error);
             return error;
         }
@@ -122,7 +132,10 @@ sealed class OutboxDispatcher(
             producer.Produce(topic, deadLetter, report =>
             {
                 if (!report.Error.IsError)
+                {
                     tracker.Acknowledge(context.Sequence);
+                    context.Metrics.DeadLettered.Inc();
+                }
                 else if (IsAboutTheMessage(report.Error.Code) && deadLetter.Value is not null)
                     ProduceDeadLetter(context, WithoutValue(deadLetter, report.Error.Reason));
                 else
@@ -152,5 +165,6 @@ sealed class OutboxDispatcher(
     }
 
     /// <summary>What a delivery handler needs to know about its row after the row itself has been reused.</summary>
-    sealed record RowContext(long Sequence, OutboxTableMapping Table, SourcePosition Position, string? EventId);
+    sealed record RowContext(long Sequence, OutboxTableMapping Table, TableMetrics Metrics, SourcePosition Position,
+        DateTime CommittedAt, string? EventId);
 }

@@ -23,6 +23,7 @@ sealed class RelayWorker(
     OutboxTables outboxTables,
     IHostApplicationLifetime lifetime,
     RelayStatus status,
+    RelayMetrics metrics,
     ILogger<RelayWorker> logger) : BackgroundService
 {
     readonly PipelineOptions _options = pipelineOptions.Value;
@@ -37,6 +38,7 @@ sealed class RelayWorker(
         var tables = outboxTables.Mappings;
         Log.Starting(logger, source.GetType().Name, tables.Count, string.Join(", ", tables.Select(t => t.QualifiedName)));
 
+        status.Set(RelayState.Starting);
         var retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -52,9 +54,15 @@ sealed class RelayWorker(
                         if (!_isStandby)
                             Log.Standby(logger, standby.Message, _options.StandbyRetryInterval);
                         _isStandby = true;
+                        status.Set(RelayState.Standby);
+                        metrics.SetRole(active: false, standby: true);
                     }
                     else
+                    {
                         Log.RunFailed(logger, args.Outcome.Exception!, args.RetryDelay, args.AttemptNumber + 1);
+                        status.Set(RelayState.Reconnecting);
+                        metrics.SetRole(active: false, standby: false);
+                    }
                     return ValueTask.CompletedTask;
                 },
             })
@@ -66,6 +74,7 @@ sealed class RelayWorker(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            status.Set(RelayState.Stopped);
         }
         catch (Exception e)
         {
@@ -115,6 +124,10 @@ sealed class RelayWorker(
             _isStandby = false;
             Log.TookOver(logger);
         }
+        status.Set(RelayState.Streaming);
+        metrics.SetRole(active: true, standby: false);
+        metrics.SourceConnected.Set(1);
+        (metrics.Tracker, metrics.Stream) = (tracker, stream);
 
         var confirmed = SourcePosition.None;
         long lastStallWarning = -30_000, stallSince = 0;
@@ -122,7 +135,7 @@ sealed class RelayWorker(
         Exception? readFailure = null;
         try
         {
-            await stream.ReadAsync(new OutboxDispatcher(producer, tracker, stream.Format, logger), stopReading.Token);
+            await stream.ReadAsync(new OutboxDispatcher(producer, tracker, stream.Format, metrics, logger), stopReading.Token);
         }
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
         {
@@ -133,6 +146,8 @@ sealed class RelayWorker(
         }
         await stopReading.CancelAsync();
         await confirmLoop;
+        if (stoppingToken.IsCancellationRequested)
+            status.Set(RelayState.Stopping);
 
         // Whatever ended the run, what the broker acknowledged can be confirmed; wait (bounded) for the rest.
         if (tracker.InFlightMessages > 0 && tracker.Failure is null)
@@ -142,6 +157,8 @@ sealed class RelayWorker(
                 Log.DrainTimedOut(logger, tracker.InFlightMessages);
         }
         await ConfirmAsync(CancellationToken.None);
+        metrics.SourceConnected.Set(0);
+        metrics.SetRole(active: false, standby: false);
 
         if (readFailure is not null)
             throw readFailure;
@@ -184,6 +201,7 @@ sealed class RelayWorker(
                 {
                     await ConfirmAsync(stopReading.Token);
                     WatchForStall();
+                    status.Tick();
                     if (DateTime.UtcNow - lastProgressLog >= TimeSpan.FromSeconds(30))
                     {
                         lastProgressLog = DateTime.UtcNow;
@@ -205,6 +223,7 @@ sealed class RelayWorker(
             {
                 await stream.ConfirmAsync(position, cancellationToken);
                 confirmed = position;
+                metrics.ConfirmedPosition.Set((double)position.Commit);
                 _consecutiveFailures = 0;
             }
             catch (Exception e) when (e is not OperationCanceledException)

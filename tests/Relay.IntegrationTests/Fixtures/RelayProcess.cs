@@ -41,6 +41,8 @@ public sealed partial class RelayProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = Path.GetTempPath(),
         };
+        // The HTTP endpoints take an ephemeral port unless a test asks for one (several relays run at once).
+        start.Environment["Relay__Diagnostics__Port"] = "0";
         foreach (var (key, value) in settings.ToEnvironment())
             start.Environment[key] = value;
         start.Environment["DOTNET_ENVIRONMENT"] = "Test";

@@ -23,6 +23,15 @@ public sealed class RelaySettings : Dictionary<string, string?>
         return this;
     }
 
+    public RelaySettings Merge(RelaySettings other)
+    {
+        foreach (var (key, value) in other)
+            this[key] = value;
+        foreach (var (key, value) in other.Environment)
+            Environment[key] = value;
+        return this;
+    }
+
     public RelaySettings With(string key, string? value)
     {
         this[key] = value;

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Configuration;
+using Relay.Options;
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace Relay.Diagnostics;
+
+/// <summary>Serilog from configuration; without a configured sink, JSON lines in a container and readable text elsewhere.</summary>
+static class RelayLogging
+{
+    const string TextTemplate = "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    public static void Configure(LoggerConfiguration logger, IConfiguration configuration, LogFormat format)
+    {
+        logger.ReadFrom.Configuration(configuration);
+        if (configuration.GetSection("Serilog:WriteTo").Exists())
+            return;
+        if (!configuration.GetSection("Serilog:MinimumLevel").Exists())
+            logger.MinimumLevel.Information()
+                .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+                .MinimumLevel.Override("Npgsql", LogEventLevel.Warning);
+        var json = format == LogFormat.Json
+                   || (format == LogFormat.Auto && Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER") == "true");
+        if (json)
+            logger.WriteTo.Console(new RenderedCompactJsonFormatter());
+        else
+            logger.WriteTo.Console(outputTemplate: TextTemplate);
+    }
+}

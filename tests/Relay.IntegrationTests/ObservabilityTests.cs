@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Npgsql;
+using Relay.IntegrationTests.Fixtures;
+using Relay.Testing;
+
+namespace Relay.IntegrationTests;
+
+/// <summary>What operators see: Prometheus metrics, health endpoints, structured logs.</summary>
+public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture kafka)
+{
+    static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    static async Task<Dictionary<string, double>> ScrapeAsync(int port)
+    {
+        var text = await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+        return text.Split('\n').Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => l.LastIndexOf(' ') is var i and > 0 ? (l[..i], double.Parse(l[(i + 1)..], CultureInfo.InvariantCulture)) : default)
+            .Where(p => p.Item1 is not null)
+            .GroupBy(p => p.Item1).ToDictionary(g => g.Key, g => g.Last().Item2);
+    }
+
+    static async Task<(HttpStatusCode Status, string Body)> GetAsync(int port, string path)
+    {
+        using var response = await Http.GetAsync($"http://127.0.0.1:{port}{path}");
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task metrics_move_as_events_flow()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        var port = PostgresCluster.FreePort();
+        using var reader = kafka.ReadTopics(t => t == db.Name);
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Relay:Diagnostics:Port", port.ToString()).With("Relay:Diagnostics:LagSampleInterval", "00:00:00.500"));
+        Assert.True(await relay.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)));
+        var before = await ScrapeAsync(port);
+
+        await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) SELECT 'A', 'k' || (g % 9), 't', '{}' FROM generate_series(1, 500) g");
+        var end = await db.CurrentWalLsnAsync();
+        Assert.True(await reader.WaitForCountAsync(500, TimeSpan.FromSeconds(30)));
+        Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
+        await Task.Delay(1500);   // a lag sample after the confirmation
+        var after = await ScrapeAsync(port);
+
+        const string table = "{table=\"public.outbox\"}";
+        Assert.Equal(500, after["relay_rows_received_total" + table] - before.GetValueOrDefault("relay_rows_received_total" + table));
+        Assert.Equal(500, after["relay_messages_published_total" + table] - before.GetValueOrDefault("relay_messages_published_total" + table));
+        Assert.Equal(500, after["relay_commit_to_ack_seconds_count"] - before["relay_commit_to_ack_seconds_count"]);
+        Assert.True(after["relay_commit_to_ack_seconds_sum"] > 0);
+        Assert.Equal(1, after["relay_source_connected"]);
+        Assert.Equal(1, after["relay_role{role=\"active\"}"]);
+        Assert.Equal(0, after["relay_role{role=\"standby\"}"]);
+        Assert.Equal(0, after["relay_in_flight_messages"]);
+        Assert.Equal(0, after["relay_in_flight_bytes"]);
+        Assert.True(after["relay_confirmed_position"] >= (ulong)end, "confirmed position gauge behind the slot");
+        Assert.True(after["relay_received_position"] >= after["relay_confirmed_position"]);
+        Assert.True(after["relay_replication_slot_lag_bytes"] < 1024 * 1024, $"lag {after["relay_replication_slot_lag_bytes"]}");
+        Assert.True(after["relay_seconds_since_last_acknowledged_commit"] < 60);
+        Assert.Contains("process_cpu_seconds_total", after.Keys);
+        Assert.Contains(after.Keys, k => k.StartsWith("dotnet_collection_count_total", StringComparison.Ordinal));
+        Figures.Report($"metrics after 500 events: commit->ack mean {after["relay_commit_to_ack_seconds_sum"] / after["relay_commit_to_ack_seconds_count"] * 1000:F1} ms, slot lag {after["relay_replication_slot_lag_bytes"]} bytes");
+    }
+
+    [Fact]
+    public async Task health_says_alive_through_a_database_outage_and_ready_only_while_streaming_or_standby()
+    {
+        Assert.SkipWhen(PostgresCluster.FindBinDirectory() is null, "needs local PostgreSQL binaries for a server this test stops");
+        await using var cluster = await PostgresCluster.StartAsync();
+        await using var db = await postgres.CreateDatabaseAsync(cluster.ConnectionString);
+        await db.CreateOutboxTableAsync();
+        var (activePort, standbyPort) = (PostgresCluster.FreePort(), PostgresCluster.FreePort());
+        var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name));
+        await using var active = RelayProcess.Start(new RelaySettings().Merge(settings).With("Relay:Diagnostics:Port", activePort.ToString()));
+        Assert.True(await active.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)));
+        await using var standby = RelayProcess.Start(new RelaySettings().Merge(settings).With("Relay:Diagnostics:Port", standbyPort.ToString()));
+        Assert.True(await standby.WaitForOutputAsync("Standby:", TimeSpan.FromSeconds(60)));
+
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), await GetAsync(activePort, "/healthz"));
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), await GetAsync(activePort, "/readyz"));
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), await GetAsync(standbyPort, "/readyz"));
+        var standbyMetrics = await ScrapeAsync(standbyPort);
+        Assert.Equal(1, standbyMetrics["relay_role{role=\"standby\"}"]);
+
+        await cluster.StopServerAsync("fast");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && (await GetAsync(activePort, "/readyz")).Status == HttpStatusCode.OK)
+            await Task.Delay(200);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetAsync(activePort, "/readyz")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync(activePort, "/healthz")).Status);   // a database outage is no reason to be killed
+        Assert.Equal(0, (await ScrapeAsync(activePort))["relay_source_connected"]);
+
+        await cluster.StartServerAsync();
+        deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && (await GetAsync(activePort, "/readyz")).Status != HttpStatusCode.OK
+                                          && (await GetAsync(standbyPort, "/readyz")).Status != HttpStatusCode.OK)
+            await Task.Delay(200);
+        Assert.True((await GetAsync(activePort, "/readyz")).Status == HttpStatusCode.OK || (await GetAsync(standbyPort, "/readyz")).Status == HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task logs_are_compact_json_lines_telling_the_lifecycle_not_each_event()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        using var reader = kafka.ReadTopics(t => t == db.Name);
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Relay:Diagnostics:LogFormat", "Json"));
+        Assert.True(await relay.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)));
+        await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) SELECT 'A', 'k', 't', '{}' FROM generate_series(1, 1000) g");
+        Assert.True(await reader.WaitForCountAsync(1000, TimeSpan.FromSeconds(30)));
+        relay.Terminate();
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));
+
+        var events = relay.Output.Select(line => JsonDocument.Parse(line).RootElement).ToList();   // every line is JSON
+        string Message(JsonElement e) => e.GetProperty("@m").GetString()!;
+        Assert.All(events, e => Assert.True(e.TryGetProperty("@t", out _)));
+        Assert.Contains(events, e => Message(e).StartsWith("Created replication slot", StringComparison.Ordinal) && e.GetProperty("EventId").GetProperty("Id").GetInt32() == 2003);
+        Assert.Contains(events, e => Message(e).StartsWith("Streaming from slot", StringComparison.Ordinal));
+        Assert.Contains(events, e => Message(e).StartsWith("Stopped; confirmed up to", StringComparison.Ordinal));
+        Assert.True(events.Count < 30, $"{events.Count} log lines for 1000 events");
+    }
+
+    static async Task<(int ExitCode, string Output)> CheckAsync(RelaySettings settings)
+    {
+        await using var relay = RelayProcess.Start(settings, "check");
+        var code = await relay.WaitForExitAsync(TimeSpan.FromSeconds(90));
+        var output = string.Join('\n', relay.Output);
+        Figures.Report("relay check:\n    " + string.Join("\n    ", relay.Output));
+        return (code, output);
+    }
+
+    [Fact]
+    public async Task check_passes_on_a_ready_setup()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        var topic = db.Name;
+        await kafka.CreateTopicAsync(topic, 3);
+        var (code, output) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", topic)));
+        Assert.Equal(0, code);
+        Assert.Contains("PASS  wal_level: logical", output);
+        Assert.Contains($"PASS  topic {topic}: exists", output);
+        Assert.Contains("checks passed.", output);
+        Assert.DoesNotContain("FAIL", output);
+    }
+
+    [Fact]
+    public async Task check_reports_each_database_problem_with_its_fix()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync("public.outbox");
+        await db.ExecuteAsync("CREATE TABLE public.narrow (id uuid, payload jsonb)");
+        await db.ExecuteAsync($"CREATE PUBLICATION {db.PublicationName} FOR TABLE public.outbox");   // all operations, lacks narrow
+        await db.ExecuteAsync($"SELECT pg_create_logical_replication_slot('{db.SlotName}', 'test_decoding')");
+        var role = db.Name + "_plain";
+        await db.ExecuteAsync($"CREATE ROLE {role} LOGIN");
+        try
+        {
+            var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox").Table(1, "public.narrow").Table(2, "public.missing")
+                .With("Relay:Postgres:ConnectionString", new NpgsqlConnectionStringBuilder(db.ConnectionString) { Username = role }.ConnectionString);
+            var (code, output) = await CheckAsync(settings);
+            Assert.Equal(1, code);
+            Assert.Contains($"FAIL  REPLICATION privilege: role '{role}' lacks REPLICATION", output);
+            Assert.Contains($"fix: ALTER ROLE {role} WITH REPLICATION", output);
+            Assert.Contains("FAIL  table public.narrow: lacks 'aggregateid' (Relay:Outbox:Tables:1:KeyColumn)", output);
+            Assert.Contains("FAIL  table public.missing: does not exist", output);
+            Assert.Contains($"FAIL  publication {db.PublicationName}: does not include public.narrow, public.missing", output);
+            Assert.Contains($"FAIL  replication slot {db.SlotName}: belongs to plugin 'test_decoding'", output);
+        }
+        finally
+        {
+            await db.ExecuteAsync($"DROP ROLE {role}");
+        }
+
+        await db.ExecuteAsync($"ALTER PUBLICATION {db.PublicationName} ADD TABLE public.narrow");
+        var (_, insertOnly) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox"));
+        Assert.Contains($"FAIL  publication {db.PublicationName}: also publishes update, delete, truncate", insertOnly);
+        Assert.Contains($"fix: ALTER PUBLICATION {db.PublicationName} SET (publish = 'insert')", insertOnly);
+    }
+
+    [Fact]
+    public async Task check_reports_server_limits_wal_level_and_a_lost_slot()
+    {
+        Assert.SkipWhen(PostgresCluster.FindBinDirectory() is null, "needs local PostgreSQL binaries for servers with special settings");
+        await using (var replica = await PostgresCluster.StartAsync(["wal_level = replica"]))
+        {
+            var (code, output) = await CheckAsync(new RelaySettings
+            {
+                ["Relay:Postgres:ConnectionString"] = replica.ConnectionString,
+                ["Relay:Kafka:BootstrapServers"] = kafka.BootstrapServers,
+            }.Table(0, "public.outbox"));
+            Assert.Equal(1, code);
+            Assert.Contains("FAIL  wal_level: 'replica'", output);
+        }
+
+        await using var cluster = await PostgresCluster.StartAsync(["max_replication_slots = 1", "max_wal_senders = 1",
+            "max_slot_wal_keep_size = 1MB", "max_wal_size = 64MB", "min_wal_size = 32MB"]);
+        await using var db = await postgres.CreateDatabaseAsync(cluster.ConnectionString);
+        await db.CreateOutboxTableAsync();
+        await db.ExecuteAsync("SELECT pg_create_logical_replication_slot('someone_else', 'pgoutput')");
+        await using (var sender = new Npgsql.Replication.LogicalReplicationConnection(db.ConnectionString))
+        {
+            await sender.Open();   // holds the only walsender
+            var (code, output) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox"));
+            Assert.Equal(1, code);
+            Assert.Contains("FAIL  max_replication_slots: all 1 in use", output);
+            Assert.Contains("FAIL  max_wal_senders: all 1 in use", output);
+        }
+
+        await db.ExecuteAsync("SELECT pg_drop_replication_slot('someone_else')");
+        await db.ExecuteAsync($"SELECT pg_create_logical_replication_slot('{db.SlotName}', 'pgoutput')");
+        await db.ExecuteAsync("CREATE TABLE filler (x text)");
+        for (var i = 0; i < 20 && await db.ScalarAsync<string>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", db.SlotName) != "lost"; i++)
+        {
+            await db.ExecuteAsync("INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 20000)");
+            await db.ExecuteAsync("SELECT pg_switch_wal()");
+            await db.ExecuteAsync("CHECKPOINT");
+        }
+        var (lostCode, lost) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox"));
+        Assert.Equal(1, lostCode);
+        Assert.Contains($"FAIL  replication slot {db.SlotName}: wal_status = lost", lost);
+    }
+
+    [Fact]
+    public async Task check_reports_broker_and_producer_problems()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+
+        var (code, output) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox").With("Relay:Kafka:Producer:acks", "1"));
+        Assert.Equal(1, code);
+        Assert.Contains("FAIL  configuration: Relay:Kafka:Producer:acks: must be all", output);
+
+        var (missingCode, missing) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name + ".never_created")));
+        Assert.Equal(1, missingCode);
+        Assert.Contains($"FAIL  topic {db.Name}.never_created: missing", missing);
+
+        var (downCode, down) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox")
+            .With("Relay:Kafka:BootstrapServers", $"127.0.0.1:{PostgresCluster.FreePort()}"));
+        Assert.Equal(1, downCode);
+        Assert.Contains("FAIL  broker reachable:", down);
+    }
+}
