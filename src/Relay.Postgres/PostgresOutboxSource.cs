@@ -17,6 +17,8 @@ public sealed class PostgresOutboxSource(
     ILoggerFactory loggerFactory) : IOutboxSource
 {
     IReadOnlyList<OutboxTableMapping> tables => outboxTables.Mappings;
+    // Where the slot stood when last prepared, for the "streaming from" log line.
+    string _slotPosition = "the slot's confirmed position";
     readonly PostgresSourceOptions _options = options.Value;
     readonly ILogger _logger = loggerFactory.CreateLogger<PostgresOutboxSource>();
 
@@ -50,7 +52,7 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, tables, _logger);
+            return new PostgresOutboxStream(connection, _options, tables, _slotPosition, _logger);
         }
         catch (Exception e)
         {
@@ -240,6 +242,7 @@ public sealed class PostgresOutboxSource(
                 if (!reader.IsDBNull(4))
                     throw new StandbyException($"Replication slot '{slot}' is in use by another process (PID {reader.GetInt32(4)}).");
                 Log.SlotFound(_logger, slot, confirmed);
+                _slotPosition = confirmed;
                 return;
             }
         }
@@ -257,6 +260,7 @@ public sealed class PostgresOutboxSource(
             var created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false,
                 slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: cancellationToken);
             Log.SlotCreated(_logger, slot, created.ConsistentPoint.ToString());
+            _slotPosition = created.ConsistentPoint.ToString();
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
         {

@@ -22,13 +22,15 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly Dictionary<uint, RelationPlan> _relations = [];
     readonly OutboxRow _row;
     readonly CancellationTokenSource _lifetime = new();
+    readonly string _startPosition;
     IAsyncEnumerator<PgOutputReplicationMessage>? _messages;
     Task<bool>? _pendingMove;
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, string startPosition, ILogger logger)
     {
+        _startPosition = startPosition;
         _connection = connection;
         _options = options;
         _logger = logger;
@@ -62,7 +64,7 @@ sealed class PostgresOutboxStream : IOutboxStream
         _messages = _connection
             .StartReplication(new PgOutputReplicationSlot(_options.SlotName), replicationOptions, _lifetime.Token)
             .GetAsyncEnumerator(_lifetime.Token);
-        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName);
+        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startPosition);
 
         // Stopping must not end the replication command: the final confirmation after the drain is a status update on
         // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.

@@ -184,6 +184,20 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
     }
 
     [Fact]
+    public async Task check_reports_a_missing_slot_and_publication_it_may_not_create()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        var (code, output) = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox")
+            .With("Relay:Postgres:CreateSlot", "false").With("Relay:Postgres:CreatePublication", "false"));
+        Assert.Equal(1, code);
+        Assert.Contains($"FAIL  publication {db.PublicationName}: does not exist and CreatePublication is false", output);
+        Assert.Contains($"fix: CREATE PUBLICATION {db.PublicationName} FOR TABLE public.outbox WITH (publish = 'insert')", output);
+        Assert.Contains($"FAIL  replication slot {db.SlotName}: does not exist and CreateSlot is false", output);
+        Assert.Contains($"fix: SELECT pg_create_logical_replication_slot('{db.SlotName}', 'pgoutput')", output);
+    }
+
+    [Fact]
     public async Task check_reports_server_limits_wal_level_and_a_lost_slot()
     {
         Assert.SkipWhen(PostgresCluster.FindBinDirectory() is null, "needs local PostgreSQL binaries for servers with special settings");
