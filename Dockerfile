@@ -1,0 +1,36 @@
+# Relay container image.
+#   docker build -t relay .
+#   docker build --build-arg SDK_IMAGE=mirror.example/dotnet/sdk --build-arg RUNTIME_IMAGE=mirror.example/dotnet/aspnet -t relay .
+# The runtime image is .NET's ASP.NET runtime on Debian: Confluent.Kafka's native librdkafka loads there as it does on
+# Debian 12 hosts (a chiseled image lacks the libraries its fallback build needs).
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk
+ARG SDK_TAG=10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet
+ARG RUNTIME_TAG=10.0
+
+FROM ${SDK_IMAGE}:${SDK_TAG} AS build
+WORKDIR /src
+# Restore first, from the project files only, so the layer is reused while only code changes.
+COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/Relay/Relay.csproj src/Relay/
+COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
+COPY src/Relay.Postgres/Relay.Postgres.csproj src/Relay.Postgres/
+RUN dotnet restore src/Relay/Relay.csproj
+COPY src/ src/
+RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore -o /app /p:UseAppHost=false
+
+FROM ${RUNTIME_IMAGE}:${RUNTIME_TAG} AS runtime
+WORKDIR /app
+COPY --from=build /app ./
+# The sample configuration; mount your own over it (the Helm chart mounts a ConfigMap here).
+COPY appsettings.json /etc/relay/relay.json
+ENV RELAY_CONFIG=/etc/relay/relay.json \
+    DOTNET_RUNNING_IN_CONTAINER=true \
+    DOTNET_gcServer=0
+# Metrics and health endpoints (/metrics, /healthz, /readyz).
+EXPOSE 9464
+# Non-root (the image's 'app' user, UID 1654). Nothing is written to the root filesystem; with readOnlyRootFilesystem,
+# mount an emptyDir at /tmp for .NET's diagnostics socket.
+USER $APP_UID
+# Exec form: Relay is PID 1 and receives SIGTERM itself, drains, confirms and exits 0.
+ENTRYPOINT ["dotnet", "/app/Relay.dll"]

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Checks Relay's deployment files within this machine's limits (no Docker daemon, no image pulls, no helm here):
+#  - yamllint on the plain YAML (chart metadata and values, examples; Helm templates are not plain YAML)
+#  - dockerfilelint on the Dockerfile
+#  - the example manifests against Kubernetes' schemas, offline (npm kubernetes-models)
+#  - helm lint and helm template + the same schema check on the rendered chart, when helm is on PATH
+# Prints what it checked and what it skipped; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+failed=0
+step() { echo; echo "== $*"; }
+run() { if "$@"; then echo "PASS: $*"; else echo "FAIL: $*"; failed=1; fi; }
+
+if ! command -v yamllint >/dev/null; then
+    as_root apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq yamllint >/dev/null
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    as_root apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+(cd deploy/verify && npm install --no-audit --no-fund --silent >/dev/null)
+
+step "yamllint (plain YAML)"
+run yamllint -c .yamllint.yaml deploy/helm/relay/Chart.yaml deploy/helm/relay/values.yaml deploy/examples
+
+step "dockerfilelint (Dockerfile)"
+run deploy/verify/node_modules/.bin/dockerfilelint Dockerfile
+
+step "Kubernetes schemas (example manifests)"
+run node deploy/verify/validate-manifests.mjs deploy/examples/*.yaml
+
+step "helm lint / helm template"
+if command -v helm >/dev/null; then
+    run helm lint deploy/helm/relay
+    rendered=$(mktemp --suffix=.yaml)
+    for values in "" "--set metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceAccount.create=true,replicaCount=2"; do
+        # shellcheck disable=SC2086
+        helm template relay deploy/helm/relay $values > "$rendered"
+        run node deploy/verify/validate-manifests.mjs "$rendered"
+    done
+    rm -f "$rendered"
+else
+    echo "SKIPPED: helm is not on PATH (not installable here); the chart's templates were not rendered or linted."
+fi
+
+step "not checked here"
+echo "SKIPPED: building and running the image (no Docker daemon on this machine)."
+
+echo
+if [ "$failed" -ne 0 ]; then echo "deploy/verify.sh: FAILED"; exit 1; fi
+echo "deploy/verify.sh: all checks that can run here passed"
