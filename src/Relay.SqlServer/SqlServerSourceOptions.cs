@@ -1,10 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Relay.SqlServer;
 
-/// <summary>Placeholder for the SQL Server source's options (configuration section <c>Relay:SqlServer</c>).</summary>
+/// <summary>The SQL Server CDC source (configuration section <c>Relay:SqlServer</c>).</summary>
 public sealed class SqlServerSourceOptions
 {
     public const string Section = "Relay:SqlServer";
 
-    /// <summary>Microsoft.Data.SqlClient connection string.</summary>
+    /// <summary>Microsoft.Data.SqlClient connection string of a login that can read the CDC functions. Required.</summary>
+    [Required]
     public string ConnectionString { get; set; } = "";
+
+    /// <summary>First wait between polls of the change tables while they are idle; doubles up to <see cref="MaxPollInterval"/>. Default 200 ms.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest wait between polls while idle. Default 5 s.</summary>
+    public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most changes read from one capture instance per query. Default 5000.</summary>
+    [Range(1, 1_000_000)]
+    public int BatchSize { get; set; } = 5000;
+
+    /// <summary>Where the position is kept: <c>Table</c> (default, in the source database) or <c>File</c> (tests, sidecars with a volume).</summary>
+    public PositionStoreKind PositionStore { get; set; } = PositionStoreKind.Table;
+
+    /// <summary>Name of this relay's position (one row of the position table). Default <c>relay_outbox</c>.</summary>
+    [Required]
+    public string PositionName { get; set; } = "relay_outbox";
+
+    /// <summary>Schema-qualified table holding positions, created when absent. Default <c>relay.positions</c>.</summary>
+    [Required]
+    public string PositionTable { get; set; } = "relay.positions";
+
+    /// <summary>Path of the position file with <c>PositionStore = File</c>.</summary>
+    public string? PositionFile { get; set; }
+
+    /// <summary>How long the active relay's claim on the position lasts without renewal; a standby takes over after it. Default 30 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// When the stored position is older than what CDC still holds (cleanup removed changes never relayed), resume from
+    /// the oldest change held instead of stopping. Default false: stop and say what was lost.
+    /// </summary>
+    public bool ResumeFromMinimumOnRetentionGap { get; set; }
 }
+
+public enum PositionStoreKind { Table, File }

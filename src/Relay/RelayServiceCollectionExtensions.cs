@@ -7,6 +7,7 @@ using Relay.Kafka;
 using Relay.Options;
 using Relay.Pipeline;
 using Relay.Postgres;
+using Relay.SqlServer;
 
 namespace Relay;
 
@@ -30,9 +31,18 @@ public static class RelayServiceCollectionExtensions
                         .Select(d => $"{PostgresSourceOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:01"));
                 services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
                 break;
+            case "sqlserver":
+                AddValidatedOptions<SqlServerSourceOptions>(services, SqlServerSourceOptions.Section, o =>
+                    new[] { (o.PollInterval, nameof(o.PollInterval)), (o.MaxPollInterval, nameof(o.MaxPollInterval)), (o.LeaseDuration, nameof(o.LeaseDuration)) }
+                        .Where(d => d.Item1 <= TimeSpan.Zero)
+                        .Select(d => $"{SqlServerSourceOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:01")
+                        .Concat(o.PositionStore == PositionStoreKind.File && string.IsNullOrWhiteSpace(o.PositionFile)
+                            ? [$"{SqlServerSourceOptions.Section}:PositionFile: is required with PositionStore = File"] : []));
+                services.AddSingleton<IOutboxSource, SqlServerOutboxSource>();
+                break;
             default:
                 throw new RelayConfigurationException(
-                    $"Relay:Source: '{source}' is not a supported source; use Postgres (SqlServer is planned).");
+                    $"Relay:Source: '{source}' is not a supported source; use Postgres or SqlServer.");
         }
 
         services.AddSingleton<KafkaProducerFactory>();
@@ -63,6 +73,7 @@ public static class RelayServiceCollectionExtensions
         Check<KafkaOptions>();
         Check<OutboxOptions>();
         Check<PostgresSourceOptions>();
+        Check<SqlServerSourceOptions>();
         Check<DiagnosticsOptions>();
         return failures;
     }

@@ -85,6 +85,6 @@ public class ConfigurationValidationTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:Source"] = "Oracle" }).Build();
         var error = Assert.Throws<RelayConfigurationException>(() => new ServiceCollection().AddRelay(configuration));
-        Assert.StartsWith("Relay:Source: 'Oracle' is not a supported source", error.Message);
+        Assert.StartsWith("Relay:Source: 'Oracle' is not a supported source; use Postgres or SqlServer", error.Message);
     }
 }

@@ -1,0 +1,109 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.SqlClient;
+using Relay.Core;
+
+namespace Relay.SqlServer;
+
+/// <summary>
+/// The CDC queries through Microsoft.Data.SqlClient
+/// (https://learn.microsoft.com/sql/relational-databases/system-functions/cdc-fn-cdc-get-all-changes-capture-instance-transact-sql).
+/// </summary>
+sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapping> tables) : ICdcClient
+{
+    async Task<SqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+
+    public async Task<IReadOnlyList<CaptureInstance>> GetCaptureInstancesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new SqlCommand("""
+            SELECT ct.capture_instance, s.name, t.name, ct.start_lsn, cc.column_name
+            FROM cdc.change_tables ct
+            JOIN sys.tables t ON t.object_id = ct.source_object_id
+            JOIN sys.schemas s ON s.schema_id = t.schema_id
+            JOIN cdc.captured_columns cc ON cc.object_id = ct.object_id
+            """, connection);
+        var instances = new Dictionary<string, (string Schema, string Table, UInt128 Start, HashSet<string> Columns)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var name = reader.GetString(0);
+            if (!instances.TryGetValue(name, out var instance))
+                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), []);
+            instance.Columns.Add(reader.GetString(4));
+        }
+        var wanted = tables.Select(t => (t.Schema, t.Name)).ToHashSet();
+        return instances.Where(i => wanted.Contains((i.Value.Schema, i.Value.Table)))
+            .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns)).ToList();
+    }
+
+    public async Task<UInt128> GetMinLsnAsync(string captureInstance, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new SqlCommand("SELECT sys.fn_cdc_get_min_lsn(@instance)", connection);
+        command.Parameters.Add("@instance", SqlDbType.NVarChar, 128).Value = captureInstance;
+        return await command.ExecuteScalarAsync(cancellationToken) is byte[] lsn ? SqlServerLsn.FromBytes(lsn) : UInt128.Zero;
+    }
+
+    public async Task<UInt128> GetMaxLsnAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = new SqlCommand("SELECT sys.fn_cdc_get_max_lsn()", connection);
+        return await command.ExecuteScalarAsync(cancellationToken) is byte[] lsn ? SqlServerLsn.FromBytes(lsn) : UInt128.Zero;
+    }
+
+    public async Task<IReadOnlyList<CdcChange>> GetInsertsAsync(CaptureInstance instance, IReadOnlyList<string> columns, SourcePosition after,
+        UInt128 toLsn, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        // The function refuses a range that starts before the instance's minimum: start at the later of the two.
+        var select = string.Join(", ", columns.Select(c => $"c.{Quote(c)}"));
+        var sql = $"""
+            DECLARE @from binary(10) = (SELECT CASE WHEN @after_lsn > sys.fn_cdc_get_min_lsn(@instance) THEN @after_lsn ELSE sys.fn_cdc_get_min_lsn(@instance) END);
+            SELECT TOP (@batch) c.__$start_lsn, c.__$seqval,
+                   DATEADD(minute, DATEDIFF(minute, GETDATE(), GETUTCDATE()), sys.fn_cdc_map_lsn_to_time(c.__$start_lsn)), {select}
+            FROM cdc.{Quote("fn_cdc_get_all_changes_" + instance.Name)}(@from, @to, N'all') AS c
+            WHERE c.__$operation = 2
+              AND (c.__$start_lsn > @after_lsn OR (c.__$start_lsn = @after_lsn AND c.__$seqval > @after_seqval))
+            ORDER BY c.__$start_lsn, c.__$seqval
+            """;
+        await using var command = new SqlCommand(sql, connection);
+        command.Parameters.Add("@instance", SqlDbType.NVarChar, 128).Value = instance.Name;
+        command.Parameters.Add("@after_lsn", SqlDbType.Binary, 10).Value = SqlServerLsn.ToBytes(after.Commit);
+        command.Parameters.Add("@after_seqval", SqlDbType.Binary, 10).Value = SqlServerLsn.ToBytes(after.Sequence);
+        command.Parameters.Add("@to", SqlDbType.Binary, 10).Value = SqlServerLsn.ToBytes(toLsn);
+        command.Parameters.Add("@batch", SqlDbType.Int).Value = batchSize;
+        var changes = new List<CdcChange>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var values = new byte[]?[columns.Count];
+            for (var i = 0; i < columns.Count; i++)
+                values[i] = ToBytes(reader.GetValue(3 + i));
+            var committedAt = reader.IsDBNull(2) ? DateTime.UtcNow : DateTime.SpecifyKind(reader.GetDateTime(2), DateTimeKind.Utc);
+            changes.Add(new CdcChange(SqlServerLsn.Position((byte[])reader[0], (byte[])reader[1]), committedAt, values));
+        }
+        return changes;
+    }
+
+    /// <summary>Values as Kafka bytes: text as UTF-8, binary as is, other types in their invariant text form.</summary>
+    internal static byte[]? ToBytes(object value) => value switch
+    {
+        DBNull => null,
+        byte[] bytes => bytes,
+        string text => Encoding.UTF8.GetBytes(text),
+        Guid guid => Encoding.UTF8.GetBytes(guid.ToString()),
+        DateTime time => Encoding.UTF8.GetBytes(time.ToString("O", CultureInfo.InvariantCulture)),
+        DateTimeOffset time => Encoding.UTF8.GetBytes(time.ToString("O", CultureInfo.InvariantCulture)),
+        IFormattable formattable => Encoding.UTF8.GetBytes(formattable.ToString(null, CultureInfo.InvariantCulture)),
+        _ => Encoding.UTF8.GetBytes(value.ToString() ?? ""),
+    };
+
+    static string Quote(string identifier) => $"[{identifier.Replace("]", "]]")}]";
+}

@@ -1,0 +1,120 @@
+using Microsoft.Data.SqlClient;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Relay.Core;
+
+namespace Relay.SqlServer;
+
+/// <summary>
+/// Reads outbox inserts from SQL Server's CDC change tables, which the CDC capture job fills from the transaction log
+/// (https://learn.microsoft.com/sql/relational-databases/track-changes/about-change-data-capture-sql-server), as
+/// Debezium's SQL Server connector does. Positions are commit LSN + seqval, kept in a position store.
+/// </summary>
+public sealed class SqlServerOutboxSource : IOutboxSource
+{
+    readonly SqlServerSourceOptions _options;
+    readonly OutboxTables _tables;
+    readonly ILogger _logger;
+    readonly Func<ICdcClient> _client;
+    readonly Func<IPositionStore> _store;
+
+    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxTables tables, ILoggerFactory loggerFactory)
+        : this(options.Value, tables, loggerFactory.CreateLogger<SqlServerOutboxSource>(),
+            () => new SqlCdcClient(options.Value.ConnectionString, tables.Mappings),
+            () => options.Value.PositionStore == PositionStoreKind.File
+                ? new FilePositionStore(options.Value.PositionFile ?? throw new RelayConfigurationException(
+                    $"{SqlServerSourceOptions.Section}:PositionFile: is required with PositionStore = File."))
+                : new SqlPositionStore(options.Value))
+    {
+    }
+
+    /// <summary>With the database calls and the position store given (tests).</summary>
+    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxTables tables, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store)
+    {
+        (_options, _tables, _logger, _client, _store) = (options, tables, logger, client, store);
+    }
+
+    public async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var instances = await _client().GetCaptureInstancesAsync(cancellationToken);
+            foreach (var table in _tables.Mappings)
+                CapturedColumnsProblem(table, instances, UInt128.MaxValue);
+        }
+        catch (SqlException e)
+        {
+            throw Translate(e);
+        }
+    }
+
+    /// <summary>Throws when the table has no capture instance, or the chosen one lacks a mapped column.</summary>
+    internal static CaptureInstance CapturedColumnsProblem(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances, UInt128 position)
+    {
+        var ofTable = instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
+        if (ofTable.Count == 0)
+            throw new RelayConfigurationException(
+                $"{table.ConfigurationKey}:Table: {table.QualifiedName} has no CDC capture instance: run EXEC sys.sp_cdc_enable_table " +
+                $"@source_schema = N'{table.Schema}', @source_name = N'{table.Name}', @role_name = NULL (and sys.sp_cdc_enable_db once per database).");
+        var instance = RetentionRule.Choose(ofTable, position);
+        var missing = table.Columns.FirstOrDefault(c => !instance.Columns.Contains(c.Name));
+        if (missing is not null)
+            throw new RelayConfigurationException(
+                $"{missing.ConfigurationKey}: column '{missing.Name}' is not captured by CDC instance {instance.Name} of {table.QualifiedName} " +
+                $"(captured: {string.Join(", ", instance.Columns.Order())}).");
+        return instance;
+    }
+
+    public async Task<IOutboxStream> OpenAsync(CancellationToken cancellationToken)
+    {
+        var store = _store();
+        try
+        {
+            var claimed = await store.ClaimAsync(cancellationToken);
+            return new SqlServerOutboxStream(_options, _tables.Mappings, _client(), store, claimed, _logger);
+        }
+        catch (SqlException e)
+        {
+            throw Translate(e);
+        }
+    }
+
+    public Task<long?> GetRetainedBytesAsync(CancellationToken cancellationToken) => Task.FromResult<long?>(null);
+
+    public async Task<IReadOnlyList<PreflightCheck>> CheckAsync(CancellationToken cancellationToken)
+    {
+        var results = new List<PreflightCheck>();
+        IReadOnlyList<CaptureInstance> instances;
+        try
+        {
+            instances = await _client().GetCaptureInstancesAsync(cancellationToken);
+            results.Add(PreflightCheck.Pass("database reachable", "connected; CDC metadata readable"));
+        }
+        catch (SqlException e)
+        {
+            results.Add(PreflightCheck.Fail("database reachable", Translate(e).Message,
+                "fix Relay:SqlServer:ConnectionString; enable CDC with EXEC sys.sp_cdc_enable_db"));
+            return results;
+        }
+        foreach (var table in _tables.Mappings)
+        {
+            try
+            {
+                var instance = CapturedColumnsProblem(table, instances, UInt128.MaxValue);
+                results.Add(PreflightCheck.Pass($"table {table.QualifiedName}", $"captured by {instance.Name} with the mapped columns"));
+            }
+            catch (RelayConfigurationException e)
+            {
+                results.Add(PreflightCheck.Fail($"table {table.QualifiedName}", e.Message, "see the message"));
+            }
+        }
+        return results;
+    }
+
+    static Exception Translate(SqlException e) => e.Number switch
+    {
+        18456 => new SourceUnavailableException($"SQL Server refused the login: {e.Message} Check {SqlServerSourceOptions.Section}:ConnectionString (the password is not shown).", e),
+        -1 or 2 or 53 or 258 or 10060 or 10061 => new SourceUnavailableException($"SQL Server is unreachable: {e.Message}", e),
+        _ => e,
+    };
+}

@@ -1,0 +1,131 @@
+using Microsoft.Extensions.Logging;
+using Relay.Core;
+
+namespace Relay.SqlServer;
+
+/// <summary>
+/// Polls the change tables: from the position after the stored one (or each instance's minimum on first start) up to
+/// <c>sys.fn_cdc_get_max_lsn()</c>, inserts only, in bounded batches merged across tables in commit order. Polling
+/// backs off while idle and returns to the base interval as soon as changes arrive.
+/// </summary>
+sealed class SqlServerOutboxStream(
+    SqlServerSourceOptions options,
+    IReadOnlyList<OutboxTableMapping> tables,
+    ICdcClient client,
+    IPositionStore store,
+    SourcePosition? stored,
+    ILogger logger) : IOutboxStream
+{
+    SourcePosition _received;
+    bool _stoppedCleanly;
+
+    public SourcePosition Received => _received;
+
+    public string Format(SourcePosition position) => SqlServerLsn.Format(position);
+
+    public async Task ReadAsync(IOutboxSink sink, CancellationToken stopReading)
+    {
+        var columns = tables.Select(t => t.Columns.Select(c => c.Name).ToList()).ToList();
+        var position = await StartPositionAsync(stopReading);
+        _received = position;
+        Log.Streaming(logger, SqlServerLsn.Format(position));
+        var row = new OutboxRow(tables.Max(t => t.Columns.Count));
+        var delay = options.PollInterval;
+        IReadOnlyList<CaptureInstance> instances = [];
+        var instancesRead = DateTime.MinValue;
+        var renewed = DateTime.UtcNow;
+        var floors = new UInt128[tables.Count];
+        try
+        {
+            while (!stopReading.IsCancellationRequested)
+            {
+                if (DateTime.UtcNow - instancesRead > TimeSpan.FromSeconds(10))
+                {
+                    // Capture instances change with DDL (rotation): look again now and then.
+                    instances = await client.GetCaptureInstancesAsync(stopReading);
+                    instancesRead = DateTime.UtcNow;
+                }
+                var maxLsn = await client.GetMaxLsnAsync(stopReading);
+                var batches = new List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>(tables.Count);
+                for (var t = 0; t < tables.Count; t++)
+                {
+                    // After DDL a table has two instances: read the older only below the newer one's start, then switch.
+                    var instance = SqlServerOutboxSource.CapturedColumnsProblem(tables[t], instances, UInt128.Max(position.Commit, floors[t]));
+                    var newer = instances.Where(i => i.Schema == instance.Schema && i.Table == instance.Table && i.StartLsn > instance.StartLsn)
+                        .OrderBy(i => i.StartLsn).FirstOrDefault();
+                    var to = newer is null ? maxLsn : UInt128.Min(maxLsn, newer.StartLsn - 1);
+                    var changes = maxLsn > 0 && to > 0
+                        ? await client.GetInsertsAsync(instance, columns[t], position, to, options.BatchSize, stopReading)
+                        : [];
+                    if (newer is not null && changes.Count < options.BatchSize && to < maxLsn)
+                        floors[t] = newer.StartLsn;   // the older instance is read to its end
+                    batches.Add((changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to)));
+                }
+                var merged = CdcBatchMerger.Merge(batches);
+                foreach (var (index, change) in merged)
+                {
+                    row.Table = tables[index];
+                    row.Position = change.Position;
+                    row.CommitTimestamp = change.CommittedAt;
+                    Array.Copy(change.Values, row.Values, change.Values.Length);
+                    await sink.OnRowAsync(row, stopReading);
+                    // Each change is its own checkpoint: the stored position names the last change published.
+                    await sink.OnCommitAsync(change.Position, stopReading);
+                    position = _received = change.Position;
+                }
+                if (DateTime.UtcNow - renewed > options.LeaseDuration / 3)
+                {
+                    await store.RenewAsync(stopReading);   // confirmations renew it too; this covers idle periods
+                    renewed = DateTime.UtcNow;
+                }
+                var full = batches.Any(b => b.Changes.Count >= options.BatchSize);
+                delay = merged.Count > 0 ? options.PollInterval : Min(delay * 2, options.MaxPollInterval);
+                if (!full)
+                    await Task.Delay(delay, stopReading);
+            }
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+        }
+        _stoppedCleanly = true;
+    }
+
+    static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>The stored position, checked against CDC retention; on first start, just before the oldest change held.</summary>
+    async Task<SourcePosition> StartPositionAsync(CancellationToken cancellationToken)
+    {
+        var instances = await client.GetCaptureInstancesAsync(cancellationToken);
+        var chosen = tables.Select(t => SqlServerOutboxSource.CapturedColumnsProblem(t, instances, stored?.Commit ?? UInt128.MaxValue)).ToList();
+        if (stored is not { } position)
+        {
+            var minimum = UInt128.MaxValue;
+            foreach (var instance in chosen)
+                minimum = UInt128.Min(minimum, await client.GetMinLsnAsync(instance.Name, cancellationToken));
+            // seqval 0 sorts before every change at that LSN, so the first change is included.
+            return new SourcePosition(minimum == UInt128.MaxValue ? 0 : minimum, 0);
+        }
+        foreach (var instance in chosen)
+        {
+            var minimum = await client.GetMinLsnAsync(instance.Name, cancellationToken);
+            if (RetentionRule.Check(instance, position.Commit, minimum) is { } problem)
+            {
+                if (!options.ResumeFromMinimumOnRetentionGap)
+                    throw new RelayConfigurationException(problem);
+                Log.ResumingAfterGap(logger, problem);
+            }
+        }
+        return position;
+    }
+
+    public Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken) => store.SaveAsync(position, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stoppedCleanly)
+        {
+            try { await store.ReleaseAsync(CancellationToken.None); }
+            catch (Exception) { /* the lease expires by itself */ }
+        }
+    }
+}

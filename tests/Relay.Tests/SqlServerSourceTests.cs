@@ -1,0 +1,281 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Relay.Core;
+using Relay.SqlServer;
+
+namespace Relay.Tests;
+
+public class SqlServerLsnTests
+{
+    [Fact]
+    public void byte_order_is_numeric_order_and_survives_a_round_trip()
+    {
+        var small = Convert.FromHexString("0000002A000001F80003");
+        var large = Convert.FromHexString("0000002A000001F90001");
+        Assert.True(SqlServerLsn.FromBytes(small) < SqlServerLsn.FromBytes(large));
+        Assert.Equal(small, SqlServerLsn.ToBytes(SqlServerLsn.FromBytes(small)));
+        Assert.Equal("0x0000002A000001F80003", SqlServerLsn.Format(SqlServerLsn.FromBytes(small)));
+        Assert.Equal(SqlServerLsn.FromBytes(small), SqlServerLsn.Parse("0x0000002A000001F80003"));
+        Assert.Equal(SqlServerLsn.FromBytes(Convert.FromHexString("0000002A000001F80004")), SqlServerLsn.Increment(SqlServerLsn.FromBytes(small)));
+    }
+
+    [Fact]
+    public void positions_order_by_commit_lsn_then_seqval()
+    {
+        var a = new SourcePosition(10, 5);
+        Assert.True(a < new SourcePosition(10, 6));
+        Assert.True(new SourcePosition(10, 900) < new SourcePosition(11, 1));
+        Assert.Equal("0x0000000000000000000A:0x00000000000000000005", SqlServerLsn.Format(a));
+    }
+
+    [Fact]
+    public void an_lsn_is_ten_bytes() =>
+        Assert.Throws<ArgumentException>(() => SqlServerLsn.FromBytes(new byte[8]));
+}
+
+public class CdcReadingRulesTests
+{
+    static CdcChange Change(ulong lsn, ulong seq) => new(new SourcePosition(lsn, seq), DateTime.UtcNow, []);
+    static CaptureInstance Instance(string name, ulong start) => new(name, "dbo", "outbox", start, new HashSet<string>());
+
+    [Fact]
+    public void batches_of_several_tables_merge_in_commit_order()
+    {
+        IReadOnlyList<CdcChange> a = [Change(1, 1), Change(3, 1)], b = [Change(2, 1), Change(3, 2), Change(4, 1)];
+        var merged = CdcBatchMerger.Merge([(a, CdcBatchMerger.CompleteThrough(a, 10, 100)), (b, CdcBatchMerger.CompleteThrough(b, 10, 100))]);
+        Assert.Equal([(1ul, 1ul), (2, 1), (3, 1), (3, 2), (4, 1)], merged.Select(m => ((ulong)m.Change.Position.Commit, (ulong)m.Change.Position.Sequence)));
+        Assert.Equal([0, 1, 0, 1, 1], merged.Select(m => m.Table));
+    }
+
+    [Fact]
+    public void a_full_batch_holds_back_later_changes_of_other_tables()
+    {
+        // Table 0 returned a full batch ending at LSN 3: table 1's change at LSN 5 must wait, table 0 may have more before it.
+        IReadOnlyList<CdcChange> a = [Change(1, 1), Change(3, 1)], b = [Change(2, 1), Change(5, 1)];
+        var merged = CdcBatchMerger.Merge([(a, CdcBatchMerger.CompleteThrough(a, 2, 100)), (b, CdcBatchMerger.CompleteThrough(b, 10, 100))]);
+        Assert.Equal([1ul, 2, 3], merged.Select(m => (ulong)m.Change.Position.Commit));
+
+        // Likewise a batch capped below another table's changes (a capture instance read only up to its successor's start).
+        var capped = CdcBatchMerger.Merge([(a, CdcBatchMerger.CompleteThrough(a, 10, 2)), (b, CdcBatchMerger.CompleteThrough(b, 10, 100))]);
+        Assert.Equal([1ul, 2], capped.Select(m => (ulong)m.Change.Position.Commit));
+    }
+
+    [Fact]
+    public void a_position_older_than_the_instance_minimum_is_a_retention_gap()
+    {
+        var problem = RetentionRule.Check(Instance("dbo_outbox", 100), storedLsn: 50, minLsn: 100);
+        Assert.Contains("CDC cleanup removed changes committed between them before Relay published them", problem);
+        Assert.Contains("ResumeFromMinimumOnRetentionGap", problem);
+        Assert.Null(RetentionRule.Check(Instance("dbo_outbox", 10), storedLsn: 150, minLsn: 100));
+    }
+
+    [Fact]
+    public void after_ddl_the_older_instance_is_read_until_the_position_reaches_the_newer_one()
+    {
+        var instances = new[] { Instance("dbo_outbox_v2", 500), Instance("dbo_outbox", 100) };
+        Assert.Equal("dbo_outbox", RetentionRule.Choose(instances, 499).Name);
+        Assert.Equal("dbo_outbox_v2", RetentionRule.Choose(instances, 500).Name);
+        Assert.Equal("dbo_outbox", RetentionRule.Choose(instances, 10).Name);
+    }
+}
+
+public class FilePositionStoreTests
+{
+    [Fact]
+    public async Task a_saved_position_is_claimed_back()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"relay-position-{Guid.NewGuid():N}.json");
+        try
+        {
+            var store = new FilePositionStore(path);
+            Assert.Null(await store.ClaimAsync(TestContext.Current.CancellationToken));
+            var position = new SourcePosition(SqlServerLsn.Parse("0x0000002A000001F80003"), 7);
+            await store.SaveAsync(position, TestContext.Current.CancellationToken);
+            Assert.Equal(position, await new FilePositionStore(path).ClaimAsync(TestContext.Current.CancellationToken));
+            Assert.False(File.Exists(path + ".tmp"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
+
+/// <summary>The stream's reading rules against a fake CDC: order, batching, first start, retention gap, rotation.</summary>
+public class SqlServerOutboxStreamTests
+{
+    static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    sealed class FakeCdc : ICdcClient
+    {
+        public List<CaptureInstance> Instances { get; } = [];
+        public Dictionary<string, List<(SourcePosition Position, string Key)>> Changes { get; } = [];
+        public Dictionary<string, UInt128> MinLsn { get; } = [];
+        public int Queries;
+
+        public Task<IReadOnlyList<CaptureInstance>> GetCaptureInstancesAsync(CancellationToken c) => Task.FromResult<IReadOnlyList<CaptureInstance>>(Instances);
+        public Task<UInt128> GetMinLsnAsync(string i, CancellationToken c) => Task.FromResult(MinLsn.GetValueOrDefault(i, UInt128.One));
+        public int Polls;
+        public Task<UInt128> GetMaxLsnAsync(CancellationToken c)
+        {
+            Interlocked.Increment(ref Polls);
+            return Task.FromResult(Changes.Values.SelectMany(v => v).Select(v => v.Position.Commit).DefaultIfEmpty(UInt128.Zero).Max());
+        }
+
+        public Task<IReadOnlyList<CdcChange>> GetInsertsAsync(CaptureInstance instance, IReadOnlyList<string> columns, SourcePosition after,
+            UInt128 toLsn, int batchSize, CancellationToken c)
+        {
+            Interlocked.Increment(ref Queries);
+            IReadOnlyList<CdcChange> result = Changes.GetValueOrDefault(instance.Name, [])
+                .Where(x => x.Position > after && x.Position.Commit <= toLsn)
+                .OrderBy(x => x.Position).Take(batchSize)
+                .Select(x => new CdcChange(x.Position, DateTime.UtcNow, columns.Select(col => col switch
+                {
+                    "aggregateid" => Encoding.UTF8.GetBytes(x.Key),
+                    "id" => Encoding.UTF8.GetBytes($"{instance.Name}:{(ulong)x.Position.Commit}:{(ulong)x.Position.Sequence}"),
+                    _ => Encoding.UTF8.GetBytes("v"),
+                }).ToArray())).ToList();
+            return Task.FromResult(result);
+        }
+    }
+
+    sealed class MemoryStore(SourcePosition? initial) : IPositionStore
+    {
+        public SourcePosition? Saved = initial;
+        public Task<SourcePosition?> ClaimAsync(CancellationToken c) => Task.FromResult(Saved);
+        public Task SaveAsync(SourcePosition p, CancellationToken c) { Saved = p; return Task.CompletedTask; }
+        public Task RenewAsync(CancellationToken c) => Task.CompletedTask;
+        public Task ReleaseAsync(CancellationToken c) => Task.CompletedTask;
+    }
+
+    sealed class RecordingSink(int stopAfter, CancellationTokenSource stop) : IOutboxSink
+    {
+        public List<(string Table, string Id, SourcePosition Position)> Rows { get; } = [];
+        public List<SourcePosition> Commits { get; } = [];
+
+        public ValueTask OnRowAsync(OutboxRow row, CancellationToken c)
+        {
+            Rows.Add((row.Table.QualifiedName, OutboxTableMapping.Text(row[row.Table.EventIdColumn])!, row.Position));
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask OnCommitAsync(SourcePosition position, CancellationToken c)
+        {
+            Commits.Add(position);
+            if (Commits.Count >= stopAfter)
+                stop.Cancel();
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    static readonly string[] Captured = ["id", "aggregatetype", "aggregateid", "type", "payload"];
+
+    static (FakeCdc Cdc, OutboxTables Tables) TwoTables()
+    {
+        var cdc = new FakeCdc();
+        cdc.Instances.Add(new CaptureInstance("dbo_orders_outbox", "dbo", "orders_outbox", 1, Captured.ToHashSet()));
+        cdc.Instances.Add(new CaptureInstance("dbo_billing_outbox", "dbo", "billing_outbox", 1, Captured.ToHashSet()));
+        var tables = new OutboxTables(Microsoft.Extensions.Options.Options.Create(new OutboxOptions
+        {
+            Tables = [new() { Table = "dbo.orders_outbox" }, new() { Table = "dbo.billing_outbox" }],
+        }));
+        return (cdc, tables);
+    }
+
+    static async Task<RecordingSink> ReadAsync(FakeCdc cdc, OutboxTables tables, MemoryStore store, int expected, int batchSize = 5000,
+        bool resumeOnGap = false)
+    {
+        var options = new SqlServerSourceOptions { BatchSize = batchSize, PollInterval = TimeSpan.FromMilliseconds(5), ResumeFromMinimumOnRetentionGap = resumeOnGap };
+        var source = new SqlServerOutboxSource(options, tables, NullLogger.Instance, () => cdc, () => store);
+        await source.PrepareAsync(Token);
+        await using var stream = await source.OpenAsync(Token);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        stop.CancelAfter(TimeSpan.FromSeconds(10));
+        var sink = new RecordingSink(expected, stop);
+        await stream.ReadAsync(sink, stop.Token);
+        if (sink.Commits.LastOrDefault() is var last && last != default)
+            await stream.ConfirmAsync(last, Token);
+        return sink;
+    }
+
+    [Fact]
+    public async Task inserts_of_two_tables_arrive_in_commit_order_whatever_the_batch_size()
+    {
+        var (cdc, tables) = TwoTables();
+        cdc.Changes["dbo_orders_outbox"] = [(new(10, 1), "o1"), (new(12, 1), "o2"), (new(12, 3), "o3"), (new(20, 1), "o4")];
+        cdc.Changes["dbo_billing_outbox"] = [(new(11, 1), "b1"), (new(12, 2), "b2"), (new(15, 1), "b3")];
+
+        foreach (var batchSize in new[] { 1, 2, 5000 })
+        {
+            var store = new MemoryStore(null);
+            var sink = await ReadAsync(cdc, tables, store, expected: 7, batchSize);
+            Assert.Equal([10ul, 11, 12, 12, 12, 15, 20], sink.Rows.Select(r => (ulong)r.Position.Commit));
+            Assert.Equal(sink.Rows.Select(r => r.Position).Order(), sink.Rows.Select(r => r.Position));
+            Assert.Equal(sink.Rows.Select(r => r.Position), sink.Commits);   // every change is its own checkpoint
+            Assert.Equal(new SourcePosition(20, 1), store.Saved);
+        }
+    }
+
+    [Fact]
+    public async Task a_restart_continues_after_the_stored_position()
+    {
+        var (cdc, tables) = TwoTables();
+        cdc.Changes["dbo_orders_outbox"] = [(new(10, 1), "o1"), (new(12, 1), "o2"), (new(12, 3), "o3")];
+        cdc.Changes["dbo_billing_outbox"] = [(new(12, 2), "b2")];
+        var sink = await ReadAsync(cdc, tables, new MemoryStore(new SourcePosition(12, 1)), expected: 2);
+        Assert.Equal([new SourcePosition(12, 2), new SourcePosition(12, 3)], sink.Rows.Select(r => r.Position));
+    }
+
+    [Fact]
+    public async Task a_retention_gap_stops_with_what_was_lost_unless_told_to_resume()
+    {
+        var (cdc, tables) = TwoTables();
+        cdc.Changes["dbo_orders_outbox"] = [(new(300, 1), "o1")];
+        cdc.MinLsn["dbo_orders_outbox"] = 250;
+        var error = await Assert.ThrowsAsync<RelayConfigurationException>(() => ReadAsync(cdc, tables, new MemoryStore(new SourcePosition(100, 1)), 1));
+        Assert.Contains("Capture instance dbo_orders_outbox of dbo.orders_outbox now starts at 0x000000000000000000FA, after Relay's position 0x00000000000000000064", error.Message);
+
+        var sink = await ReadAsync(cdc, tables, new MemoryStore(new SourcePosition(100, 1)), 1, resumeOnGap: true);
+        Assert.Equal(["o1"], sink.Rows.Select(r => r.Id.Split(':')[0] == "dbo_orders_outbox" ? "o1" : "?"));
+    }
+
+    [Fact]
+    public async Task after_ddl_the_newer_capture_instance_takes_over_from_its_start()
+    {
+        var (cdc, tables) = TwoTables();
+        cdc.Instances.Add(new CaptureInstance("dbo_orders_outbox_v2", "dbo", "orders_outbox", 50, Captured.ToHashSet()));
+        // Both instances hold changes after the newer one's start (as during a rotation); only one copy must be read.
+        cdc.Changes["dbo_orders_outbox"] = [(new(10, 1), "o1"), (new(60, 1), "o2")];
+        cdc.Changes["dbo_orders_outbox_v2"] = [(new(60, 1), "o2")];
+        var sink = await ReadAsync(cdc, tables, new MemoryStore(null), expected: 2);
+        Assert.Equal(["dbo_orders_outbox:10:1", "dbo_orders_outbox_v2:60:1"], sink.Rows.Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task a_table_without_cdc_or_a_column_cdc_does_not_capture_is_refused_with_the_fix()
+    {
+        var (cdc, tables) = TwoTables();
+        cdc.Instances.RemoveAt(1);
+        var source = new SqlServerOutboxSource(new SqlServerSourceOptions(), tables, NullLogger.Instance, () => cdc, () => new MemoryStore(null));
+        var missing = await Assert.ThrowsAsync<RelayConfigurationException>(() => source.PrepareAsync(Token));
+        Assert.StartsWith("Relay:Outbox:Tables:1:Table: dbo.billing_outbox has no CDC capture instance: run EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'billing_outbox'", missing.Message);
+
+        cdc.Instances.Add(new CaptureInstance("dbo_billing_outbox", "dbo", "billing_outbox", 1, new HashSet<string> { "id", "aggregateid", "payload" }));
+        var column = await Assert.ThrowsAsync<RelayConfigurationException>(() => source.PrepareAsync(Token));
+        Assert.StartsWith("Relay:Outbox:Tables:1:TypeColumn: column 'type' is not captured by CDC instance dbo_billing_outbox", column.Message);
+    }
+
+    [Fact]
+    public async Task idle_polling_backs_off()
+    {
+        var (cdc, tables) = TwoTables();
+        var options = new SqlServerSourceOptions { PollInterval = TimeSpan.FromMilliseconds(10), MaxPollInterval = TimeSpan.FromMilliseconds(400) };
+        var source = new SqlServerOutboxSource(options, tables, NullLogger.Instance, () => cdc, () => new MemoryStore(null));
+        await using var stream = await source.OpenAsync(Token);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await stream.ReadAsync(new RecordingSink(int.MaxValue, stop), stop.Token);
+        // Without backoff: ~200 polls of two tables in 2 s; with doubling up to 400 ms: well under 20.
+        Assert.InRange(cdc.Polls, 3, 20);
+    }
+}
