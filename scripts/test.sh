@@ -30,7 +30,7 @@ skipped=$(grep -E '^\s+skipped: [0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
 for figures in tests/*/bin/"$configuration"/net10.0/relay-test-figures.log; do
     [ -f "$figures" ] && { echo; echo "Figures measured by the tests:"; sed 's/^/  /' "$figures"; }
 done
-grep -E 'skipped .*|Skipped' "$log" | grep -vE '^\s+skipped: ' | sed 's/^/  /' || true
+grep -A1 -E '^skipped ' "$log" | sed 's/^/  /' || true
 
 # Exit code 8 is "a test project ran zero tests": expected when a filter selects tests of one project only.
 if [ "$status" -eq 8 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
