@@ -131,6 +131,7 @@ sealed class RelayWorker(
 
         var confirmed = SourcePosition.None;
         long lastStallWarning = -30_000, stallSince = 0;
+        StandbyException? lostClaim = null;
         var confirmLoop = ConfirmPeriodicallyAsync();
         Exception? readFailure = null;
         try
@@ -160,6 +161,8 @@ sealed class RelayWorker(
         metrics.SourceConnected.Set(0);
         metrics.SetRole(active: false, standby: false);
 
+        if (lostClaim is not null)
+            throw lostClaim;
         if (readFailure is not null)
             throw readFailure;
         if (tracker.Failure is OutboxRowException rowFailure)
@@ -225,6 +228,12 @@ sealed class RelayWorker(
                 confirmed = position;
                 metrics.ConfirmedPosition.Set((double)position.Commit);
                 _consecutiveFailures = 0;
+            }
+            catch (StandbyException e)
+            {
+                // Another relay took the position over (SQL Server lease): stop publishing and become a standby.
+                lostClaim ??= e;
+                stopReading.Cancel();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
