@@ -25,17 +25,15 @@ public static class RelayServiceCollectionExtensions
         switch (source.ToLowerInvariant())
         {
             case "postgres" or "postgresql":
-                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section, o =>
-                    new[] { (o.IdleAcknowledgeInterval, nameof(o.IdleAcknowledgeInterval)), (o.WalReceiverStatusInterval, nameof(o.WalReceiverStatusInterval)) }
-                        .Where(d => d.Item1 <= TimeSpan.Zero)
-                        .Select(d => $"{PostgresSourceOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:01"));
+                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section, o => OptionsRules.PositiveDurations(
+                    PostgresSourceOptions.Section, (o.IdleAcknowledgeInterval, nameof(o.IdleAcknowledgeInterval)),
+                    (o.WalReceiverStatusInterval, nameof(o.WalReceiverStatusInterval))));
                 services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
                 break;
             case "sqlserver":
-                AddValidatedOptions<SqlServerSourceOptions>(services, SqlServerSourceOptions.Section, o =>
-                    new[] { (o.PollInterval, nameof(o.PollInterval)), (o.MaxPollInterval, nameof(o.MaxPollInterval)), (o.LeaseDuration, nameof(o.LeaseDuration)) }
-                        .Where(d => d.Item1 <= TimeSpan.Zero)
-                        .Select(d => $"{SqlServerSourceOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:01")
+                AddValidatedOptions<SqlServerSourceOptions>(services, SqlServerSourceOptions.Section, o => OptionsRules.PositiveDurations(
+                        SqlServerSourceOptions.Section, (o.PollInterval, nameof(o.PollInterval)), (o.MaxPollInterval, nameof(o.MaxPollInterval)),
+                        (o.LeaseDuration, nameof(o.LeaseDuration)))
                         .Concat(o.PositionStore == PositionStoreKind.File && string.IsNullOrWhiteSpace(o.PositionFile)
                             ? [$"{SqlServerSourceOptions.Section}:PositionFile: is required with PositionStore = File"] : []));
                 services.AddSingleton<IOutboxSource, SqlServerOutboxSource>();
@@ -48,10 +46,8 @@ public static class RelayServiceCollectionExtensions
         services.AddSingleton<KafkaProducerFactory>();
         services.AddSingleton<RelayStatus>();
         services.AddSingleton<RelayMetrics>();
-        AddValidatedOptions<DiagnosticsOptions>(services, DiagnosticsOptions.Section, o =>
-            new[] { (o.LagSampleInterval, nameof(o.LagSampleInterval)), (o.LivenessTimeout, nameof(o.LivenessTimeout)) }
-                .Where(d => d.Item1 <= TimeSpan.Zero)
-                .Select(d => $"{DiagnosticsOptions.Section}:{d.Item2}: must be a positive duration such as 00:00:10"));
+        AddValidatedOptions<DiagnosticsOptions>(services, DiagnosticsOptions.Section, o => OptionsRules.PositiveDurations(
+            DiagnosticsOptions.Section, (o.LagSampleInterval, nameof(o.LagSampleInterval)), (o.LivenessTimeout, nameof(o.LivenessTimeout))));
         services.AddHostedService<SlotLagSampler>();
         services.AddHealthChecks()
             .AddCheck<LivenessCheck>("live", tags: ["live"])

@@ -214,14 +214,7 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var db = await postgres.CreateDatabaseAsync(cluster.ConnectionString);
         await db.CreateOutboxTableAsync();
         await db.ExecuteAsync($"SELECT pg_create_logical_replication_slot('{db.SlotName}', 'pgoutput')");
-        await db.ExecuteAsync("CREATE TABLE filler (x text)");
-        for (var i = 0; i < 20 && await db.ScalarAsync<string>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", db.SlotName) != "lost"; i++)
-        {
-            await db.ExecuteAsync("INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 20000)");
-            await db.ExecuteAsync("SELECT pg_switch_wal()");
-            await db.ExecuteAsync("CHECKPOINT");
-        }
-        Assert.Equal("lost", await db.ScalarAsync<string>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", db.SlotName));
+        Assert.Equal("lost", await db.MakeSlotLoseWalAsync());
 
         var started = Stopwatch.StartNew();
         await using var relay = await InProcessRelay.StartAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox"));

@@ -32,22 +32,14 @@ sealed class AnnotatedOptionsValidator<TOptions>(string section, Func<TOptions, 
 
 static class OptionsRules
 {
-    public static IEnumerable<string> Pipeline(PipelineOptions options)
-    {
-        foreach (var (value, key) in new[]
-                 {
-                     (options.ConfirmInterval, nameof(options.ConfirmInterval)),
-                     (options.DrainTimeout, nameof(options.DrainTimeout)),
-                     (options.RestartDelay, nameof(options.RestartDelay)),
-                     (options.MaxRestartDelay, nameof(options.MaxRestartDelay)),
-                     (options.StandbyRetryInterval, nameof(options.StandbyRetryInterval)),
-                     (options.StallWarningAfter, nameof(options.StallWarningAfter)),
-                 })
-        {
-            if (value <= TimeSpan.Zero)
-                yield return $"{PipelineOptions.Section}:{key}: must be a positive duration such as 00:00:05";
-        }
-    }
+    /// <summary>Durations that must be positive, each failure naming its key.</summary>
+    public static IEnumerable<string> PositiveDurations(string section, params (TimeSpan Value, string Key)[] durations) =>
+        durations.Where(d => d.Value <= TimeSpan.Zero).Select(d => $"{section}:{d.Key}: must be a positive duration such as 00:00:05");
+
+    public static IEnumerable<string> Pipeline(PipelineOptions o) => PositiveDurations(PipelineOptions.Section,
+        (o.ConfirmInterval, nameof(o.ConfirmInterval)), (o.DrainTimeout, nameof(o.DrainTimeout)),
+        (o.RestartDelay, nameof(o.RestartDelay)), (o.MaxRestartDelay, nameof(o.MaxRestartDelay)),
+        (o.StandbyRetryInterval, nameof(o.StandbyRetryInterval)), (o.StallWarningAfter, nameof(o.StallWarningAfter)));
 
     public static IEnumerable<string> Outbox(OutboxOptions options)
     {

@@ -94,6 +94,23 @@ public sealed class TestDatabase(string name, string connectionString, string se
         throw new TimeoutException($"No relay streamed from slot {SlotName} within the timeout.");
     }
 
+    /// <summary>
+    /// Writes and checkpoints WAL until the slot's wal_status is 'lost' (needs a server with a tiny
+    /// max_slot_wal_keep_size); returns the final wal_status.
+    /// </summary>
+    public async Task<string> MakeSlotLoseWalAsync()
+    {
+        await ExecuteAsync("CREATE TABLE IF NOT EXISTS filler (x text)");
+        const string status = "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1";
+        for (var i = 0; i < 20 && await ScalarAsync<string>(status, SlotName) != "lost"; i++)
+        {
+            await ExecuteAsync("INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 20000)");
+            await ExecuteAsync("SELECT pg_switch_wal()");
+            await ExecuteAsync("CHECKPOINT");
+        }
+        return await ScalarAsync<string>(status, SlotName);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _dataSource.DisposeAsync();
