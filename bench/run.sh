@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Relay's end-to-end benchmark: builds Release, then runs bench/Relay.Bench (drain vs pg_recvlogical, latency at fixed
+# rates with pgbench -R, CPU per event, memory, start-up, one large transaction). Results: bench/results/*.md.
+#   bench/run.sh                                   # the full run (1M rows, 1,000 and 5,000 rows/s × 3, 1 GiB transaction)
+#   bench/run.sh --rows 100000 --big-tx-mib 0      # a quick one
+#   bench/run.sh --set Relay:Kafka:Producer:linger.ms=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_dotnet
+ensure_postgres >/dev/null
+dotnet build Relay.sln -c Release -nologo -clp:ErrorsOnly -v quiet
+exec dotnet bench/Relay.Bench/bin/Release/net10.0/Relay.Bench.dll "$@"
