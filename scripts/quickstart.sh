@@ -93,6 +93,7 @@ if [ -t 0 ] && [ -t 1 ]; then
     echo
     echo "Relay is running. In another terminal, insert more rows and watch them arrive here:"
     echo "  $pg_bin/psql -h 127.0.0.1 -p $pg_port -U postgres -c \"INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', 'order-3', 'OrderCreated', '{}')\""
+    echo "Metrics and health: http://127.0.0.1:9464/metrics, /healthz, /readyz"
     echo "Press Ctrl-C to stop (Relay drains and confirms, then everything is removed)."
     wait "${pids[1]}"
 else
