@@ -49,7 +49,9 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMe
         try
         {
             // Confluent validates names and values when the producer is built; do it at start so a typo names its key.
-            using var _ = new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options)).Build();
+            var probe = new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options)).SetLogHandler((_, _) => { }).Build();
+            // Destroying a client waits for its broker threads (~250 ms): not on the start-up path.
+            _ = Task.Run(probe.Dispose);
         }
         catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
         {
