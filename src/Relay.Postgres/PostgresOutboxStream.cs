@@ -73,6 +73,7 @@ sealed class PostgresOutboxStream : IOutboxStream
         var committedAt = default(DateTime);
         var inTransaction = false;
         var marked = SourcePosition.None;
+        Task? idleTick = null;
         while (!stopReading.IsCancellationRequested)
         {
             var move = _messages.MoveNextAsync();
@@ -84,8 +85,10 @@ sealed class PostgresOutboxStream : IOutboxStream
                 var moveTask = move.AsTask();
                 while (true)
                 {
-                    var idle = Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
-                    var first = await Task.WhenAny(moveTask, stopped, idle);
+                    // One idle timer at a time, kept across waits until it fires: a new timer per wait would leave
+                    // thousands scheduled per second when small transactions stream in.
+                    idleTick ??= Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
+                    var first = await Task.WhenAny(moveTask, stopped, idleTick);
                     if (first == moveTask)
                         break;
                     if (first == stopped)
@@ -93,6 +96,7 @@ sealed class PostgresOutboxStream : IOutboxStream
                         _pendingMove = moveTask;
                         return;
                     }
+                    idleTick = null;
                     if (!inTransaction)
                         marked = await MarkIdlePositionAsync(sink, marked, stopReading);
                 }
