@@ -45,21 +45,29 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMe
             yield return $"{Key("max.in.flight.requests.per.connection")}: must be 1 to 5 with the idempotent producer";
         if (producer.ContainsKey("transactional.id"))
             yield return $"{Key("transactional.id")}: is not supported; Relay publishes at-least-once with event ids for de-duplication";
-        string? problem = null;
-        try
-        {
-            // Confluent validates names and values when the producer is built; do it at start so a typo names its key.
-            var probe = new ProducerBuilder<byte[]?, byte[]?>(BuildConfig(options)).SetLogHandler((_, _) => { }).Build();
-            // Destroying a client waits for its broker threads (~250 ms): not on the start-up path.
-            _ = Task.Run(probe.Dispose);
-        }
-        catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
-        {
-            problem = $"{KafkaOptions.Section}:Producer: {e.Message}";
-        }
-        if (problem is not null)
-            yield return problem;
+        if (ProbeSettings(BuildConfig(options)) is { } problem)
+            yield return $"{KafkaOptions.Section}:Producer: {problem}";
     }
+
+    // Start-up validates twice (Program's up-front check, then ValidateOnStart): probe each distinct configuration once.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> Probed = new();
+
+    /// <summary>librdkafka's verdict on the settings: Confluent checks names and values when a client is built.</summary>
+    static string? ProbeSettings(ProducerConfig config) =>
+        Probed.GetOrAdd(string.Join('\n', config.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), key =>
+        {
+            try
+            {
+                var probe = new ProducerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, _) => { }).Build();
+                // Destroying a client waits for its broker threads (~250 ms): not on the start-up path.
+                _ = Task.Run(probe.Dispose);
+                return null;
+            }
+            catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
+            {
+                return e.Message;
+            }
+        });
 
     public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
     {
