@@ -51,8 +51,8 @@ var end = await db.ScalarAsync<string>("SELECT pg_current_wal_lsn()::text");
 var walBytes = await db.ScalarAsync<decimal>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = 'relay_drain'");
 Console.WriteLine($"Preloaded in {preload.Elapsed.TotalSeconds:F1} s, {walBytes / 1024 / 1024:F0} MiB of WAL, end {end}");
 
-var before = await Baseline.RunAsync(pgBin, server, db.Name, "baseline_before", end);
-Console.WriteLine($"pg_recvlogical (before): {before.TotalSeconds:F2} s = {settings.Rows / before.TotalSeconds:N0} rows/s");
+var before = await Baseline.RunAsync(pgBin, db, "baseline_before", end);
+Console.WriteLine($"pg_recvlogical (before): {before.Elapsed.TotalSeconds:F2} s = {settings.Rows / before.Elapsed.TotalSeconds:N0} rows/s, walsender CPU {before.WalsenderCpuSeconds:F2} s");
 
 long delivered = 0;
 using var counter = new KafkaTopicReader(bootstrap, t => t == "bench.drain", _ => Interlocked.Increment(ref delivered));
@@ -61,12 +61,14 @@ var streamingAt = await relay.WaitForLineAsync("Streaming from slot", TimeSpan.F
 var drained = await relay.WaitUntilAsync(async () => Interlocked.Read(ref delivered) >= settings.Rows && await db.ConfirmedAsync("relay_drain", end),
     TimeSpan.FromMinutes(30));
 var cpu = relay.CpuSeconds();
+var relayWalsender = await db.SlotPidAsync("relay_drain") is { } walsenderPid ? ProcessCpu.Seconds(walsenderPid) ?? 0 : 0;
 var drainRss = relay.RssSamplesMiB();
-Console.WriteLine($"Relay drain: {drained.TotalSeconds:F2} s from process start ({settings.Rows / drained.TotalSeconds:N0} rows/s), start→streaming {streamingAt.TotalMilliseconds:F0} ms, CPU {cpu:F2} s");
+Console.WriteLine($"Relay drain: {drained.TotalSeconds:F2} s from process start ({settings.Rows / drained.TotalSeconds:N0} rows/s), start→streaming {streamingAt.TotalMilliseconds:F0} ms, CPU {cpu:F2} s, walsender CPU {relayWalsender:F2} s");
 
-var after = await Baseline.RunAsync(pgBin, server, db.Name, "baseline_after", end);
-Console.WriteLine($"pg_recvlogical (after): {after.TotalSeconds:F2} s");
-report.Drain(settings.Rows, walBytes, before, drained, drained - streamingAt, after, cpu, drainRss, streamingAt, Interlocked.Read(ref delivered));
+var after = await Baseline.RunAsync(pgBin, db, "baseline_after", end);
+Console.WriteLine($"pg_recvlogical (after): {after.Elapsed.TotalSeconds:F2} s, walsender CPU {after.WalsenderCpuSeconds:F2} s");
+report.Drain(settings.Rows, walBytes, before, new DrainCost(drained, cpu, relayWalsender), drained - streamingAt, after, drainRss, streamingAt,
+    Interlocked.Read(ref delivered));
 
 // ---- Latency at fixed open-loop rates ------------------------------------------------------------------------------
 var script = Path.Combine(Path.GetTempPath(), "relay-bench-insert.sql");

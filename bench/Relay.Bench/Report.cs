@@ -18,21 +18,27 @@ sealed class Report(BenchSettings settings)
             .AppendLine(CultureInfo.InvariantCulture, $"- Machine: {System.Environment.ProcessorCount} cores ({cpu}), {long.Parse(memory, CultureInfo.InvariantCulture) / 1024 / 1024} GiB, {RuntimeInformation.OSDescription}")
             .AppendLine(CultureInfo.InvariantCulture, $"- .NET {System.Environment.Version}; PostgreSQL from {pgBin}; Kafka: librdkafka mock cluster (3 brokers) unless RELAY_BENCH_KAFKA; librdkafka {Confluent.Kafka.Library.VersionString}")
             .AppendLine(CultureInfo.InvariantCulture, $"- Settings: rows {settings.Rows:N0} (100 per transaction, 1,000 keys, ~200-byte JSON), rates {string.Join("/", settings.Rates)} rows/s × {settings.LatencySeconds} s × {settings.LatencyRuns} runs, large transaction {settings.BigTransactionMiB} MiB; relay overrides: {(settings.Extra.Count == 0 ? "none (defaults)" : string.Join(", ", settings.Extra.Select(e => $"{e.Key}={e.Value}")))}")
+            .AppendLine(CultureInfo.InvariantCulture, $"- Relay under test: {Path.GetRelativePath(Tools.RepositoryRoot(), settings.RelayDll)}{(settings.RelayDll.Contains("bench-relay", StringComparison.Ordinal) ? " (published ReadyToRun, as the container image)" : "")}")
             .AppendLine("- Server and relay share the 2 cores: every figure includes that contention.").AppendLine();
     }
 
-    public void Drain(int rows, decimal walBytes, TimeSpan before, TimeSpan relayFromStart, TimeSpan relayFromStreaming, TimeSpan after,
-        double cpuSeconds, long[] rssMiB, TimeSpan startup, long delivered)
+    public void Drain(int rows, decimal walBytes, DrainCost before, DrainCost relay, TimeSpan relayFromStreaming, DrainCost after,
+        long[] rssMiB, TimeSpan startup, long delivered)
     {
-        var baseline = (before.TotalSeconds + after.TotalSeconds) / 2;
+        var baseline = (before.Elapsed.TotalSeconds + after.Elapsed.TotalSeconds) / 2;
+        var relayFromStart = relay.Elapsed;
+        var cpuSeconds = relay.ClientCpuSeconds;
         var relayRate = rows / relayFromStart.TotalSeconds;
+        string PerEvent(double seconds) => $"{seconds * 1e6 / rows:F1} µs ({seconds:F2} s)";
         _text.AppendLine("## Drain").AppendLine()
             .AppendLine("| measure | value | goal |").AppendLine("|---|---|---|")
             .AppendLine(CultureInfo.InvariantCulture, $"| WAL to decode | {walBytes / 1024 / 1024:F0} MiB, {rows:N0} rows | |")
-            .AppendLine(CultureInfo.InvariantCulture, $"| pg_recvlogical before / after | {before.TotalSeconds:F2} s / {after.TotalSeconds:F2} s ({rows / baseline:N0} rows/s) | |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| pg_recvlogical before / after | {before.Elapsed.TotalSeconds:F2} s / {after.Elapsed.TotalSeconds:F2} s ({rows / baseline:N0} rows/s) | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| relay, process start → all acknowledged and slot confirmed | {relayFromStart.TotalSeconds:F2} s ({relayRate:N0} rows/s); from streaming {relayFromStreaming.TotalSeconds:F2} s | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| relay ÷ baseline (rows/s) | {relayRate / (rows / baseline):F2}× | ≥ 1.0× |")
-            .AppendLine(CultureInfo.InvariantCulture, $"| CPU per event (user+sys) | {cpuSeconds * 1e6 / rows:F1} µs ({cpuSeconds:F2} s) | ≤ 10 µs |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| CPU per event (user+sys) | {PerEvent(cpuSeconds)} | ≤ 10 µs |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| server walsender CPU per event: relay's / pg_recvlogical's (before, after) | {PerEvent(relay.WalsenderCpuSeconds)} / {PerEvent(before.WalsenderCpuSeconds)}, {PerEvent(after.WalsenderCpuSeconds)} | |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| pg_recvlogical's own CPU per event (before, after) | {PerEvent(before.ClientCpuSeconds)}, {PerEvent(after.ClientCpuSeconds)} | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| RSS during the drain: median / max | {Median(rssMiB)} / {(rssMiB.Length == 0 ? 0 : rssMiB.Max())} MiB | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| start → streaming | {startup.TotalMilliseconds:F0} ms | ≤ 1 s |")
             .AppendLine(CultureInfo.InvariantCulture, $"| messages counted by a consumer during the run | {delivered:N0} | {rows:N0} |").AppendLine();

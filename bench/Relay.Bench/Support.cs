@@ -23,7 +23,7 @@ sealed record BenchSettings(int Rows, int[] Rates, int LatencySeconds, int Laten
             int.Parse(Arg("--latency-seconds", "20")),
             int.Parse(Arg("--latency-runs", "3")),
             int.Parse(Arg("--big-tx-mib", "1024")),
-            Path.Combine(root, "src/Relay/bin/Release/net10.0/Relay.dll"),
+            Path.GetFullPath(Arg("--relay", Path.Combine(root, "src/Relay/bin/Release/net10.0/Relay.dll"))),
             Path.Combine(root, "bench/results"),
             extra);
     }
@@ -85,21 +85,59 @@ sealed class Database(string name, string connectionString)
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
+    public async Task<int?> SlotPidAsync(string slot) =>
+        await ScalarAsync<object>($"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '{slot}'") as int?;
+
     public async Task<bool> ConfirmedAsync(string slot, string lsn) =>
         await ScalarAsync<bool>($"SELECT confirmed_flush_lsn >= '{lsn}'::pg_lsn FROM pg_replication_slots WHERE slot_name = '{slot}'");
 }
 
+/// <summary>What one drain cost: wall time, and CPU seconds of the client and of the server's walsender.</summary>
+sealed record DrainCost(TimeSpan Elapsed, double ClientCpuSeconds, double WalsenderCpuSeconds);
+
 /// <summary>pg_recvlogical with pgoutput on its own slot, draining the same WAL to /dev/null up to the same end.</summary>
 static class Baseline
 {
-    public static async Task<TimeSpan> RunAsync(string pgBin, string server, string database, string slot, string end)
+    public static async Task<DrainCost> RunAsync(string pgBin, Database db, string slot, string end)
     {
-        var builder = new NpgsqlConnectionStringBuilder(server);
         var watch = Stopwatch.StartNew();
-        await Tools.RunAsync(Path.Combine(pgBin, "pg_recvlogical"),
-            $"-h {builder.Host} -p {builder.Port} -U postgres -d {database} --slot {slot} --start --endpos {end} --no-loop " +
-            "-o proto_version=1 -o publication_names=bench_pub -f /dev/null");
-        return watch.Elapsed;
+        using var process = Process.Start(new ProcessStartInfo(Path.Combine(pgBin, "pg_recvlogical"),
+            $"-h {db.Host} -p {db.Port} -U postgres -d {db.Name} --slot {slot} --start --endpos {end} --no-loop " +
+            "-o proto_version=1 -o publication_names=bench_pub -f /dev/null") { RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        // Both processes end with the drain: keep their last CPU reading (sampled every 50 ms).
+        double client = 0, walsender = 0;
+        int? walsenderPid = null;
+        while (!process.HasExited)
+        {
+            client = ProcessCpu.Seconds(process.Id) ?? client;
+            walsenderPid ??= await db.SlotPidAsync(slot);
+            if (walsenderPid is { } pid)
+                walsender = ProcessCpu.Seconds(pid) ?? walsender;
+            await Task.Delay(50);
+        }
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"pg_recvlogical failed: {await error}");
+        return new DrainCost(watch.Elapsed, client, walsender);
+    }
+}
+
+/// <summary>User + system CPU seconds of a process (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s).</summary>
+static class ProcessCpu
+{
+    public static double? Seconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return null;   // gone, or a server on another machine
+        }
     }
 }
 
@@ -161,13 +199,8 @@ sealed class RelayProcess
         long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
 
-    /// <summary>User + system CPU seconds of the process so far (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s).</summary>
-    public double CpuSeconds()
-    {
-        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
+    /// <summary>User + system CPU seconds of the process so far.</summary>
+    public double CpuSeconds() => ProcessCpu.Seconds(_process.Id) ?? throw new InvalidOperationException("The relay has exited.");
 
     public async Task<TimeSpan> WaitForLineAsync(string text, TimeSpan timeout)
     {

@@ -20,8 +20,11 @@ static partial class Log
     [LoggerMessage(2004, LogLevel.Information, "Replication slot {Slot} exists, confirmed up to {Lsn}")]
     public static partial void SlotFound(ILogger logger, string slot, string lsn);
 
-    [LoggerMessage(2005, LogLevel.Information, "Streaming from slot {Slot}, publication {Publication}, from {Lsn}")]
-    public static partial void StreamingStarted(ILogger logger, string slot, string publication, string lsn);
+    [LoggerMessage(2005, LogLevel.Information, "Streaming from slot {Slot}, publication {Publication}, from {Lsn} ({ValueFormat} values)")]
+    public static partial void StreamingStarted(ILogger logger, string slot, string publication, string lsn, string valueFormat);
+
+    [LoggerMessage(2009, LogLevel.Information, "Values will arrive as text: {Reason}")]
+    public static partial void TextValues(ILogger logger, string reason);
 
     [LoggerMessage(2006, LogLevel.Debug, "Confirmed {Lsn} to slot {Slot}")]
     public static partial void Confirmed(ILogger logger, string lsn, string slot);

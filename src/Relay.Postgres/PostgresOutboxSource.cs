@@ -19,6 +19,9 @@ public sealed class PostgresOutboxSource(
     IReadOnlyList<OutboxTableMapping> tables => outboxTables.Mappings;
     // Where the slot stood when last prepared, for the "streaming from" log line.
     string _slotPosition = "the slot's confirmed position";
+    // The mapped columns' types as the catalog had them when last prepared, and whether values can come in binary.
+    readonly Dictionary<(string Table, string Column), PgType> _columnTypes = [];
+    bool _binary;
     readonly PostgresSourceOptions _options = options.Value;
     readonly ILogger _logger = loggerFactory.CreateLogger<PostgresOutboxSource>();
 
@@ -32,8 +35,10 @@ public sealed class PostgresOutboxSource(
 
             await CheckWalLevelAsync(connection, cancellationToken);
             await CheckReplicationPrivilegeAsync(connection, cancellationToken);
+            _columnTypes.Clear();
             foreach (var table in tables)
-                await CheckTableAsync(connection, table, cancellationToken);
+                await CheckTableAsync(connection, table, _columnTypes, cancellationToken);
+            _binary = ChooseBinary(connection.PostgreSqlVersion.Major);
             await EnsurePublicationAsync(connection, cancellationToken);
             await EnsureSlotAsync(connection, cancellationToken);
         }
@@ -52,7 +57,7 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, tables, _slotPosition, _logger);
+            return new PostgresOutboxStream(connection, _options, tables, _columnTypes, _binary, _slotPosition, _logger);
         }
         catch (Exception e)
         {
@@ -102,6 +107,24 @@ public sealed class PostgresOutboxSource(
         return builder.ConnectionString;
     }
 
+    bool ChooseBinary(int serverMajorVersion)
+    {
+        if (!_options.BinaryValues)
+            return false;
+        if (serverMajorVersion < 14)
+        {
+            Log.TextValues(_logger, $"PostgreSQL {serverMajorVersion} has no binary mode in pgoutput (14 and later do)");
+            return false;
+        }
+        var other = _columnTypes.Where(c => !PgValues.SupportsBinary(c.Value.BaseOid)).Select(c => $"{c.Key.Table}.{c.Key.Column}").ToList();
+        if (other.Count > 0)
+        {
+            Log.TextValues(_logger, $"column(s) {string.Join(", ", other)} have types Relay only reads as text");
+            return false;
+        }
+        return true;
+    }
+
     static async Task CheckWalLevelAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SHOW wal_level", connection);
@@ -112,13 +135,16 @@ public sealed class PostgresOutboxSource(
                 "(or set it in postgresql.conf) and restart the server.");
     }
 
-    static async Task CheckTableAsync(NpgsqlConnection connection, OutboxTableMapping table, CancellationToken cancellationToken)
+    static async Task CheckTableAsync(NpgsqlConnection connection, OutboxTableMapping table,
+        Dictionary<(string Table, string Column), PgType> columnTypes, CancellationToken cancellationToken)
     {
+        // Each column with its type, and for a domain the type underneath (which decides its binary format).
         const string sql = """
-            SELECT a.attname
+            SELECT a.attname, a.atttypid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END
             FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
             """;
         await using var command = new NpgsqlCommand(sql, connection) { Parameters = { new() { Value = table.Schema }, new() { Value = table.Name } } };
@@ -129,8 +155,11 @@ public sealed class PostgresOutboxSource(
             while (await reader.ReadAsync(cancellationToken))
             {
                 found = true;
-                if (!reader.IsDBNull(0))
-                    columns.Add(reader.GetString(0));
+                if (reader.IsDBNull(0))
+                    continue;
+                columns.Add(reader.GetString(0));
+                if (table.Columns.Any(c => c.Name == reader.GetString(0)))
+                    columnTypes[(table.QualifiedName, reader.GetString(0))] = new PgType(reader.GetFieldValue<uint>(1), reader.GetFieldValue<uint>(2));
             }
         }
         if (!found)

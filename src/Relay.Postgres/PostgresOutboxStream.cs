@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Npgsql.Replication;
+using Npgsql.Replication.Internal;
 using Npgsql.Replication.PgOutput;
-using Npgsql.Replication.PgOutput.Messages;
 using Relay.Core;
 
 namespace Relay.Postgres;
@@ -12,30 +12,31 @@ namespace Relay.Postgres;
 /// </summary>
 sealed class PostgresOutboxStream : IOutboxStream
 {
-    const uint ByteaTypeOid = 17;
+    // Messages are copied into this buffer and decoded in place; most outbox rows fit in the default size.
+    const int BufferSize = 64 * 1024, MaxKeptBufferSize = 1024 * 1024;
 
     readonly LogicalReplicationConnection _connection;
     readonly PostgresSourceOptions _options;
     readonly ILogger _logger;
-    readonly Dictionary<(string Schema, string Name), OutboxTableMapping> _tablesByName;
-    // Per relation id: the mapping, and for each column of the relation where its value goes in the row (-1: unused).
-    readonly Dictionary<uint, RelationPlan> _relations = [];
-    readonly OutboxRow _row;
+    readonly PgOutputDecoder _decoder;
+    readonly bool _binary;
+    byte[] _buffer = new byte[BufferSize];
     readonly CancellationTokenSource _lifetime = new();
     readonly string _startPosition;
-    IAsyncEnumerator<PgOutputReplicationMessage>? _messages;
+    IAsyncEnumerator<XLogDataMessage>? _messages;
     Task<bool>? _pendingMove;
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, string startPosition, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType> columnTypes,
+        bool binary, string startPosition, ILogger logger)
     {
         _startPosition = startPosition;
         _connection = connection;
         _options = options;
         _logger = logger;
-        _tablesByName = tables.ToDictionary(t => (t.Schema, t.Name));
-        _row = new OutboxRow(tables.Max(t => t.Columns.Count));
+        _binary = binary;
+        _decoder = new PgOutputDecoder(tables, columnTypes);
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);
@@ -60,17 +61,15 @@ sealed class PostgresOutboxStream : IOutboxStream
             _heartbeat = EmitHeartbeatsAsync(heartbeat, _lifetime.Token);
         if (_messages is not null)
             throw new InvalidOperationException("A replication stream is read once.");
-        var replicationOptions = new PgOutputReplicationOptions(_options.PublicationName, PgOutputProtocolVersion.V1);
         _messages = _connection
-            .StartReplication(new PgOutputReplicationSlot(_options.SlotName), replicationOptions, _lifetime.Token)
+            .StartLogicalReplication(new PgOutputReplicationSlot(_options.SlotName), _lifetime.Token, walLocation: null,
+                PluginOptions(_options.PublicationName, _binary))
             .GetAsyncEnumerator(_lifetime.Token);
-        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startPosition);
+        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startPosition, _binary ? "binary" : "text");
 
         // Stopping must not end the replication command: the final confirmation after the drain is a status update on
         // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.
         var stopped = Task.Delay(Timeout.Infinite, stopReading);
-        SourcePosition transaction = default;
-        var committedAt = default(DateTime);
         var inTransaction = false;
         var marked = SourcePosition.None;
         Task? idleTick = null;
@@ -105,27 +104,47 @@ sealed class PostgresOutboxStream : IOutboxStream
             if (!hasMessage)
                 throw new InvalidOperationException("PostgreSQL ended the replication stream.");
 
-            switch (_messages.Current)
+            var length = await ReadMessageAsync(_messages.Current.Data, stopReading);
+            switch (_decoder.Decode(_buffer.AsSpan(0, length)))
             {
-                case BeginMessage begin:
-                    transaction = Lsn.ToPosition(begin.TransactionFinalLsn);
-                    committedAt = begin.TransactionCommitTimestamp;
+                case PgOutputDecoder.Result.Begin:
                     inTransaction = true;
                     break;
-                case RelationMessage relation:
-                    OnRelation(relation);
+                case PgOutputDecoder.Result.Insert:
+                    await sink.OnRowAsync(_decoder.Row, stopReading);
                     break;
-                case InsertMessage insert when _relations.TryGetValue(insert.Relation.RelationId, out var plan):
-                    await ReadRowAsync(insert, plan, transaction, stopReading);
-                    _row.CommitTimestamp = committedAt;
-                    await sink.OnRowAsync(_row, stopReading);
-                    break;
-                case CommitMessage commit:
+                case PgOutputDecoder.Result.Commit:
                     inTransaction = false;
-                    marked = Lsn.ToPosition(commit.TransactionEndLsn);
+                    marked = _decoder.CommitEnd;
                     await sink.OnCommitAsync(marked, stopReading);
                     break;
             }
+            if (_buffer.Length > MaxKeptBufferSize)
+                _buffer = new byte[BufferSize];   // after one huge row: do not keep its buffer
+        }
+    }
+
+    /// <summary>pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, and binary values when chosen (14+).</summary>
+    internal static IEnumerable<KeyValuePair<string, string?>> PluginOptions(string publication, bool binary)
+    {
+        yield return new("proto_version", "1");
+        yield return new("publication_names", $"\"{publication}\"");
+        if (binary)
+            yield return new("binary", "true");
+    }
+
+    /// <summary>Copies one message into the reused buffer (growing it for a message larger than the buffer).</summary>
+    async ValueTask<int> ReadMessageAsync(Stream data, CancellationToken cancellationToken)
+    {
+        var length = 0;
+        while (true)
+        {
+            if (length == _buffer.Length)
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            var read = await data.ReadAsync(_buffer.AsMemory(length), cancellationToken);
+            if (read == 0)
+                return length;
+            length += read;
         }
     }
 
@@ -169,65 +188,6 @@ sealed class PostgresOutboxStream : IOutboxStream
         }
     }
 
-    void OnRelation(RelationMessage relation)
-    {
-        if (!_tablesByName.TryGetValue((relation.Namespace, relation.RelationName), out var table))
-        {
-            _relations.Remove(relation.RelationId);
-            return;
-        }
-        var targets = new int[relation.Columns.Count];
-        var bytea = new bool[relation.Columns.Count];
-        Array.Fill(targets, -1);
-        for (var i = 0; i < relation.Columns.Count; i++)
-        {
-            var index = table.Columns.ToList().FindIndex(c => c.Name == relation.Columns[i].ColumnName);
-            targets[i] = index;
-            bytea[i] = relation.Columns[i].DataTypeId == ByteaTypeOid;
-        }
-        // A column dropped while Relay runs: stop with the key to fix rather than publish incomplete messages.
-        var missing = table.Columns.Where((_, index) => !targets.Contains(index)).FirstOrDefault();
-        if (missing is not null)
-            throw new RelayConfigurationException(
-                $"{missing.ConfigurationKey}: column '{missing.Name}' is no longer in table '{table.QualifiedName}' " +
-                "(the table was altered while Relay was running).");
-        _relations[relation.RelationId] = new RelationPlan(table, targets, bytea);
-    }
-
-    async Task ReadRowAsync(InsertMessage insert, RelationPlan plan, SourcePosition transaction, CancellationToken cancellationToken)
-    {
-        // Copy every value now: Npgsql reuses the message (and its buffer) for the next one.
-        _row.Table = plan.Table;
-        _row.Position = transaction;
-        _row.EnsureCapacity(plan.Table.Columns.Count);
-        var column = 0;
-        await foreach (var value in insert.NewRow.WithCancellation(cancellationToken))
-        {
-            var target = plan.Targets[column];
-            if (target >= 0)
-            {
-                if (value.IsDBNull)
-                    _row.Values[target] = null;
-                else
-                {
-                    var bytes = new byte[value.Length];
-                    await using (var stream = value.GetStream())
-                        await stream.ReadExactlyAsync(bytes, cancellationToken);
-                    _row.Values[target] = plan.Bytea[column] ? DecodeHexBytea(bytes) : bytes;
-                }
-            }
-            column++;
-        }
-    }
-
-    /// <summary>Text-format bytea is <c>\x</c> followed by hex digits (we set <c>bytea_output = hex</c>).</summary>
-    internal static byte[] DecodeHexBytea(byte[] text)
-    {
-        if (text.Length < 2 || text[0] != '\\' || text[1] != 'x')
-            throw new FormatException("bytea value is not in hex format.");
-        return Convert.FromHexString(System.Text.Encoding.ASCII.GetString(text, 2, text.Length - 2));
-    }
-
     public async Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken)
     {
         _connection.SetReplicationStatus(Lsn.FromPosition(position));
@@ -255,5 +215,4 @@ sealed class PostgresOutboxStream : IOutboxStream
         _lifetime.Dispose();
     }
 
-    sealed record RelationPlan(OutboxTableMapping Table, int[] Targets, bool[] Bytea);
 }

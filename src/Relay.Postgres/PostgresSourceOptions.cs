@@ -41,6 +41,14 @@ public sealed class PostgresSourceOptions
     public TimeSpan? HeartbeatInterval { get; set; }
 
     /// <summary>
+    /// Ask pgoutput for values in binary format (PostgreSQL 14 and later) when every mapped column's type allows it
+    /// (text types, json, jsonb, bytea, uuid, smallint, integer, bigint, and domains over them). The server then skips
+    /// formatting values as text, including the columns Relay does not publish; the published bytes are the same.
+    /// Default <c>true</c>; Relay falls back to text by itself otherwise.
+    /// </summary>
+    public bool BinaryValues { get; set; } = true;
+
+    /// <summary>
     /// How often Npgsql sends a standby status update on its own, besides Relay's confirmations
     /// (<c>wal_receiver_status_interval</c>). Default 10 s.
     /// </summary>

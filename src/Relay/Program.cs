@@ -11,9 +11,12 @@ using Serilog;
 if (args.FirstOrDefault() == "check")
     return await Preflight.RunAsync(args[1..]);
 
-var builder = WebApplication.CreateBuilder(args);
+// Configuration is read once at start (a change means a restart): no file watchers on the working directory, which
+// cost ~300 ms of start-up and a busy thread where that directory is large.
+var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
 if (!builder.Configuration.AddRelayConfigFile(args, out var configProblem))
     return Fail(configProblem);
+RuntimeDefaults.Apply(builder.Configuration);
 var diagnostics = builder.Configuration.GetSection(DiagnosticsOptions.Section).Get<DiagnosticsOptions>() ?? new DiagnosticsOptions();
 builder.Services.AddSerilog((_, logger) => RelayLogging.Configure(logger, builder.Configuration, diagnostics.LogFormat));
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = builder.Configuration.GetValue("Relay:Pipeline:DrainTimeout", TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(10));

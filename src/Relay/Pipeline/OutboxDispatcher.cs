@@ -35,22 +35,22 @@ sealed class OutboxDispatcher(
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
-        var context = new RowContext(sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp,
-            OutboxTableMapping.Text(row[row.Table.EventIdColumn]));
+        var context = new RowContext(this, sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp,
+            row[row.Table.EventIdColumn], topic, message);
         if (problem is not null)
         {
-            if (Reject(context, topic, message, problem) is { } stop)
+            if (Reject(context, problem) is { } stop)
                 throw stop;
             return;
         }
         try
         {
-            producer.Produce(topic!, message, report => OnDelivered(context, report));
+            producer.Produce(topic!, message, context.OnDelivered);
         }
         catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheMessage(e.Error.Code))
         {
             // Refused before it was queued, e.g. larger than message.max.bytes.
-            if (Reject(context, topic, message, $"Kafka refused the message: {e.Error.Reason}") is { } stop)
+            if (Reject(context, $"Kafka refused the message: {e.Error.Reason}") is { } stop)
                 throw stop;
         }
         catch (ProduceException<byte[]?, byte[]?> e)
@@ -80,10 +80,10 @@ sealed class OutboxDispatcher(
             metrics.CommitToAck.Observe(Math.Max(0, (DateTime.UtcNow - context.CommittedAt).TotalSeconds));
         }
         else if (IsAboutTheMessage(report.Error.Code))
-            Reject(context, report.Topic, report.Message, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
+            Reject(context, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
         else
         {
-            Log.DeliveryFailed(logger, report.Topic, report.Error.Reason);
+            Log.DeliveryFailed(logger, context.Topic ?? "", report.Error.Reason);
             metrics.PublishErrors.WithLabels("delivery").Inc();
             tracker.Fail(context.Sequence, new KafkaException(report.Error));
         }
@@ -94,26 +94,26 @@ sealed class OutboxDispatcher(
     /// Dead letter: the same sequence number is acknowledged by the dead-letter topic instead. Never throws (it also runs
     /// on librdkafka's delivery thread): returns the error that must end the run, if any, after telling the tracker.
     /// </summary>
-    Exception? Reject(RowContext context, string? topic, Message<byte[]?, byte[]?> message, string reason)
+    Exception? Reject(RowContext context, string reason)
     {
-        var table = context.Table;
+        var (table, topic, message) = (context.Table, context.Topic, context.Message);
         if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
         {
-            var error = new OutboxRowException(table.QualifiedName, context.EventId, reason);
+            var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason);
             metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
             tracker.Fail(context.Sequence, error);
             return error;
         }
 
         var position = formatPosition(context.Position);
-        Log.DeadLettered(logger, table.QualifiedName, context.EventId ?? "NULL", position, reason, table.Options.DeadLetterTopic!);
+        Log.DeadLettered(logger, table.QualifiedName, context.EventIdText ?? "NULL", position, reason, table.Options.DeadLetterTopic!);
         var headers = new Headers();
         foreach (var header in message.Headers ?? [])
             headers.Add(header.Key, header.GetValueBytes());
         headers.Add(TableHeader, Encoding.UTF8.GetBytes(table.QualifiedName));
         headers.Add(PositionHeader, Encoding.UTF8.GetBytes(position));
         if (context.EventId is not null)
-            headers.Add(EventIdHeader, Encoding.UTF8.GetBytes(context.EventId));
+            headers.Add(EventIdHeader, context.EventId);
         headers.Add(ReasonHeader, Encoding.UTF8.GetBytes(reason));
         if (topic is not null)
             headers.Add(TopicHeader, Encoding.UTF8.GetBytes(topic));
@@ -164,7 +164,24 @@ sealed class OutboxDispatcher(
         return new Message<byte[]?, byte[]?> { Key = deadLetter.Key, Value = null, Headers = deadLetter.Headers };
     }
 
-    /// <summary>What a delivery handler needs to know about its row after the row itself has been reused.</summary>
-    sealed record RowContext(long Sequence, OutboxTableMapping Table, TableMetrics Metrics, SourcePosition Position,
-        DateTime CommittedAt, string? EventId);
+    /// <summary>
+    /// What the delivery handler needs to know about its row after the row itself has been reused. Its handler is a
+    /// method of its own, so a message costs one object and one delegate here (delivery reports carry no message
+    /// fields: see <see cref="Kafka.KafkaProducerFactory"/>).
+    /// </summary>
+    sealed class RowContext(OutboxDispatcher dispatcher, long sequence, OutboxTableMapping table, TableMetrics metrics,
+        SourcePosition position, DateTime committedAt, byte[]? eventId, string? topic, Message<byte[]?, byte[]?> message)
+    {
+        public long Sequence { get; } = sequence;
+        public OutboxTableMapping Table { get; } = table;
+        public TableMetrics Metrics { get; } = metrics;
+        public SourcePosition Position { get; } = position;
+        public DateTime CommittedAt { get; } = committedAt;
+        public byte[]? EventId { get; } = eventId;
+        public string? EventIdText => OutboxTableMapping.Text(EventId);
+        public string? Topic { get; } = topic;
+        public Message<byte[]?, byte[]?> Message { get; } = message;
+
+        public void OnDelivered(DeliveryReport<byte[]?, byte[]?> report) => dispatcher.OnDelivered(this, report);
+    }
 }

@@ -1,0 +1,192 @@
+using System.Buffers.Binary;
+using System.Text;
+using Relay.Core;
+
+namespace Relay.Postgres;
+
+/// <summary>
+/// Decodes pgoutput messages (protocol version 1,
+/// https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html) straight from the bytes of the
+/// replication stream into one reused <see cref="OutboxRow"/>: one copy per mapped value and nothing else allocated per
+/// message, where Npgsql's message objects cost an async enumerator and a stream per column.
+/// </summary>
+sealed class PgOutputDecoder
+{
+    public enum Result { Other, Begin, Insert, Commit }
+
+    // 2000-01-01 UTC, PostgreSQL's epoch for timestamps on the wire (microseconds since).
+    static readonly DateTime PostgresEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    readonly Dictionary<(string Schema, string Name), OutboxTableMapping> _tablesByName;
+    readonly IReadOnlyDictionary<(string Table, string Column), PgType> _knownTypes;
+    // Per relation id: the mapping, and per column of the relation where its value goes in the row (-1: unused).
+    readonly Dictionary<uint, RelationPlan> _relations = [];
+
+    /// <param name="tables">The outbox tables; other relations are skipped.</param>
+    /// <param name="knownTypes">
+    /// Each mapped column's type as read from the catalog before streaming (a domain as its base type), so values in
+    /// binary format can be turned back into the text Relay publishes.
+    /// </param>
+    public PgOutputDecoder(IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType>? knownTypes = null)
+    {
+        _tablesByName = tables.ToDictionary(t => (t.Schema, t.Name));
+        _knownTypes = knownTypes ?? new Dictionary<(string, string), PgType>();
+        Row = new OutboxRow(tables.Max(t => t.Columns.Count));
+    }
+
+    /// <summary>The row of the last <see cref="Result.Insert"/>; valid until the next message.</summary>
+    public OutboxRow Row { get; }
+
+    /// <summary>End of the last commit: everything before it has been decoded.</summary>
+    public SourcePosition CommitEnd { get; private set; }
+
+    public Result Decode(ReadOnlySpan<byte> message)
+    {
+        if (message.IsEmpty)
+            return Result.Other;
+        switch (message[0])
+        {
+            case (byte)'B':
+                // Int64 final LSN of the transaction, Int64 commit time, Int32 xid.
+                Row.Position = new SourcePosition(BinaryPrimitives.ReadUInt64BigEndian(message[1..]));
+                Row.CommitTimestamp = PostgresEpoch.AddTicks(BinaryPrimitives.ReadInt64BigEndian(message[9..]) * 10);
+                return Result.Begin;
+            case (byte)'C':
+                // Int8 flags, Int64 commit LSN, Int64 end LSN, Int64 commit time.
+                CommitEnd = new SourcePosition(BinaryPrimitives.ReadUInt64BigEndian(message[10..]));
+                return Result.Commit;
+            case (byte)'R':
+                OnRelation(message[1..]);
+                return Result.Other;
+            case (byte)'I':
+                return ReadInsert(message[1..]) ? Result.Insert : Result.Other;
+            default:
+                // Origin, type, and (if the publication publishes them) update, delete and truncate: not outbox inserts.
+                return Result.Other;
+        }
+    }
+
+    void OnRelation(ReadOnlySpan<byte> message)
+    {
+        // Int32 relation id, String namespace, String name, Int8 replica identity, Int16 column count, then per column
+        // Int8 flags, String name, Int32 type OID, Int32 type modifier.
+        var relationId = BinaryPrimitives.ReadUInt32BigEndian(message);
+        var reader = new SpanReader(message[4..]);
+        var schema = reader.String();
+        var name = reader.String();
+        reader.Skip(1);
+        if (!_tablesByName.TryGetValue((schema, name), out var table))
+        {
+            _relations.Remove(relationId);
+            return;
+        }
+        var count = reader.Int16();
+        var targets = new int[count];
+        var types = new PgType[count];
+        for (var i = 0; i < count; i++)
+        {
+            reader.Skip(1);
+            var column = reader.String();
+            var typeOid = reader.UInt32();
+            reader.Skip(4);
+            targets[i] = FindColumn(table, column);
+            // The catalog's base type when the column still has the type it had then (a domain reports its own OID).
+            types[i] = _knownTypes.TryGetValue((table.QualifiedName, column), out var known) && known.Oid == typeOid
+                ? known
+                : new PgType(typeOid, typeOid);
+        }
+        // A column dropped while Relay runs: stop with the key to fix rather than publish incomplete messages.
+        var missing = table.Columns.Where((_, index) => !targets.Contains(index)).FirstOrDefault();
+        if (missing is not null)
+            throw new RelayConfigurationException(
+                $"{missing.ConfigurationKey}: column '{missing.Name}' is no longer in table '{table.QualifiedName}' " +
+                "(the table was altered while Relay was running).");
+        _relations[relationId] = new RelationPlan(table, targets, types);
+    }
+
+    static int FindColumn(OutboxTableMapping table, string name)
+    {
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            if (table.Columns[i].Name == name)
+                return i;
+        }
+        return -1;
+    }
+
+    bool ReadInsert(ReadOnlySpan<byte> message)
+    {
+        // Int32 relation id, Byte1 'N', TupleData: Int16 column count, then per column Byte1 kind ('n' null,
+        // 'u' unchanged TOAST, 't' text, 'b' binary) and for 't'/'b' Int32 length and the bytes.
+        if (!_relations.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(message), out var plan))
+            return false;
+        var row = Row;
+        row.Table = plan.Table;
+        row.EnsureCapacity(plan.Table.Columns.Count);
+        var reader = new SpanReader(message[5..]);
+        var count = reader.Int16();
+        for (var column = 0; column < count; column++)
+        {
+            var kind = reader.Byte();
+            if (kind is (byte)'n' or (byte)'u')
+            {
+                // An INSERT carries every column; 'u' only appears in updates.
+                if (plan.Targets[column] >= 0)
+                    row.Values[plan.Targets[column]] = null;
+                continue;
+            }
+            var value = reader.Bytes(reader.Int32());
+            if (plan.Targets[column] >= 0)
+                row.Values[plan.Targets[column]] = kind == (byte)'b' ? PgValues.FromBinary(plan.Types[column], value) : PgValues.FromText(plan.Types[column], value);
+        }
+        return true;
+    }
+
+    sealed record RelationPlan(OutboxTableMapping Table, int[] Targets, PgType[] Types);
+
+    ref struct SpanReader(ReadOnlySpan<byte> span)
+    {
+        ReadOnlySpan<byte> _rest = span;
+
+        public byte Byte()
+        {
+            var value = _rest[0];
+            _rest = _rest[1..];
+            return value;
+        }
+
+        public short Int16()
+        {
+            var value = BinaryPrimitives.ReadInt16BigEndian(_rest);
+            _rest = _rest[2..];
+            return value;
+        }
+
+        public int Int32()
+        {
+            var value = BinaryPrimitives.ReadInt32BigEndian(_rest);
+            _rest = _rest[4..];
+            return value;
+        }
+
+        public uint UInt32() => (uint)Int32();
+
+        public void Skip(int count) => _rest = _rest[count..];
+
+        public ReadOnlySpan<byte> Bytes(int count)
+        {
+            var value = _rest[..count];
+            _rest = _rest[count..];
+            return value;
+        }
+
+        /// <summary>A null-terminated string.</summary>
+        public string String()
+        {
+            var end = _rest.IndexOf((byte)0);
+            var value = Encoding.UTF8.GetString(_rest[..end]);
+            _rest = _rest[(end + 1)..];
+            return value;
+        }
+    }
+}

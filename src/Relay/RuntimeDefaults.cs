@@ -1,0 +1,24 @@
+namespace Relay;
+
+/// <summary>
+/// Process-wide .NET settings chosen for a relay's workload, applied before the first socket is opened. Each is a
+/// default: an environment variable already set by the operator wins. Measured in bench/ (see README "Performance").
+/// </summary>
+static class RuntimeDefaults
+{
+    public static void Apply(IConfiguration configuration)
+    {
+        // PostgreSQL: run socket continuations on the socket engine's thread instead of queueing each to the thread
+        // pool. The replication stream is one long run of small reads and every hop is a thread wake-up (on 2 cores,
+        // ~1 s of CPU per 300,000 rows); neither Npgsql nor Relay blocks in those continuations. (Not for SQL Server:
+        // SqlClient's async paths are not known to be free of blocking waits.)
+        if ((configuration["Relay:Source"] ?? "Postgres").ToLowerInvariant() is "postgres" or "postgresql")
+            SetDefault("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    }
+
+    static void SetDefault(string variable, string value)
+    {
+        if (Environment.GetEnvironmentVariable(variable) is null)
+            Environment.SetEnvironmentVariable(variable, value);
+    }
+}
