@@ -7,17 +7,23 @@ ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk
 ARG SDK_TAG=10.0
 ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet
 ARG RUNTIME_TAG=10.0
+# linux-arm64 for ARM nodes.
+ARG RUNTIME_ID=linux-x64
 
 FROM ${SDK_IMAGE}:${SDK_TAG} AS build
+ARG RUNTIME_ID
 WORKDIR /src
 # Restore first, from the project files only, so the layer is reused while only code changes.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/Relay/Relay.csproj src/Relay/
 COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
 COPY src/Relay.Postgres/Relay.Postgres.csproj src/Relay.Postgres/
-RUN dotnet restore src/Relay/Relay.csproj
+COPY src/Relay.SqlServer/Relay.SqlServer.csproj src/Relay.SqlServer/
+RUN dotnet restore src/Relay/Relay.csproj -r ${RUNTIME_ID}
 COPY src/ src/
-RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore -o /app /p:UseAppHost=false
+# ReadyToRun: precompiled code starts streaming sooner and spends less CPU in the JIT (see README "Performance").
+RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore -r ${RUNTIME_ID} --self-contained false \
+    -p:PublishReadyToRun=true -o /app /p:UseAppHost=false
 
 FROM ${RUNTIME_IMAGE}:${RUNTIME_TAG} AS runtime
 WORKDIR /app
