@@ -230,10 +230,10 @@ sealed class RelayProcess
         throw new TimeoutException("The relay did not finish in time.");
     }
 
-    public async Task<Histogram> HistogramAsync()
+    public async Task<Histogram> HistogramAsync(string name)
     {
         using var http = new HttpClient();
-        return Histogram.Parse(await http.GetStringAsync($"http://127.0.0.1:{MetricsPort}/metrics"), "relay_commit_to_ack_seconds");
+        return Histogram.Parse(await http.GetStringAsync($"http://127.0.0.1:{MetricsPort}/metrics"), name);
     }
 
     public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();

@@ -43,6 +43,10 @@ catch (Exception e) when (e is OptionsValidationException or RelayConfigurationE
     var failures = e is OptionsValidationException validation ? validation.Failures : [e.Message];
     return Fail(string.Join(Environment.NewLine, failures.Select(f => $"Invalid configuration: {f}")));
 }
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    return Fail($"Invalid configuration: {DiagnosticsOptions.Section}:Port: {e.Message} Choose a free port (or 0 to serve no endpoints).");
+}
 
 static string HostPart(string address) => address.Contains(':') && !address.StartsWith('[') ? $"[{address}]" : address;
 

@@ -52,6 +52,8 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.Equal(500, after["relay_messages_published_total" + table] - before.GetValueOrDefault("relay_messages_published_total" + table));
         Assert.Equal(500, after["relay_commit_to_ack_seconds_count"] - before["relay_commit_to_ack_seconds_count"]);
         Assert.True(after["relay_commit_to_ack_seconds_sum"] > 0);
+        Assert.Equal(500, after["relay_receive_to_ack_seconds_count"] - before["relay_receive_to_ack_seconds_count"]);
+        Assert.True(after["relay_receive_to_ack_seconds_sum"] <= after["relay_commit_to_ack_seconds_sum"]);
         Assert.Equal(1, after["relay_source_connected"]);
         Assert.Equal(1, after["relay_role{role=\"active\"}"]);
         Assert.Equal(0, after["relay_role{role=\"standby\"}"]);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Relay.Options;
 using Serilog;
 using Serilog.Events;
+using Serilog.Settings.Configuration;
 using Serilog.Formatting.Compact;
 
 namespace Relay.Diagnostics;
@@ -13,7 +14,9 @@ static class RelayLogging
 
     public static void Configure(LoggerConfiguration logger, IConfiguration configuration, LogFormat format)
     {
-        logger.ReadFrom.Configuration(configuration);
+        // The sinks and formatters Relay ships, named: Serilog need not scan every loaded assembly at start-up.
+        logger.ReadFrom.Configuration(configuration, new ConfigurationReaderOptions(
+            typeof(ConsoleLoggerConfigurationExtensions).Assembly, typeof(RenderedCompactJsonFormatter).Assembly));
         if (configuration.GetSection("Serilog:WriteTo").Exists())
             return;
         if (!configuration.GetSection("Serilog:MinimumLevel").Exists())

@@ -22,7 +22,10 @@ public sealed class RelayMetrics
         PublishErrors = factory.CreateCounter("relay_publish_errors_total",
             "Publishing problems by kind: delivery (a message Kafka did not take), fatal (producer fatal error), unpublishable_row (stop policy), client (librdkafka error, retried).", "kind");
         CommitToAck = factory.CreateHistogram("relay_commit_to_ack_seconds", "From the source transaction's commit to Kafka's acknowledgement of its message.",
-            new HistogramConfiguration { Buckets = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] });
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        ReceiveToAck = factory.CreateHistogram("relay_receive_to_ack_seconds",
+            "From Relay reading a row to Kafka's acknowledgement of its message: the part of commit-to-ack spent in Relay and Kafka.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
         InFlightMessages = factory.CreateGauge("relay_in_flight_messages", "Messages produced and not yet acknowledged.");
         InFlightBytes = factory.CreateGauge("relay_in_flight_bytes", "Key and value bytes produced and not yet acknowledged.");
         SecondsSinceLastConfirmable = factory.CreateGauge("relay_seconds_since_last_acknowledged_commit",
@@ -55,6 +58,9 @@ public sealed class RelayMetrics
     public Counter MessagesDeadLettered { get; }
     public Counter PublishErrors { get; }
     public Histogram CommitToAck { get; }
+    public Histogram ReceiveToAck { get; }
+
+    static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
     public Gauge InFlightMessages { get; }
     public Gauge InFlightBytes { get; }
     public Gauge SecondsSinceLastConfirmable { get; }

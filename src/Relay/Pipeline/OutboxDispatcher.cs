@@ -30,12 +30,13 @@ sealed class OutboxDispatcher(
 
     public async ValueTask OnRowAsync(OutboxRow row, CancellationToken cancellationToken)
     {
+        var receivedAt = DateTime.UtcNow;
         var tableMetrics = metrics.For(row.Table);
         tableMetrics.RowsReceived.Inc();
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
-        var context = new RowContext(this, sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp,
+        var context = new RowContext(this, sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp, receivedAt,
             row[row.Table.EventIdColumn], topic, message);
         if (problem is not null)
         {
@@ -77,7 +78,9 @@ sealed class OutboxDispatcher(
         {
             tracker.Acknowledge(context.Sequence);
             context.Metrics.Published.Inc();
-            metrics.CommitToAck.Observe(Math.Max(0, (DateTime.UtcNow - context.CommittedAt).TotalSeconds));
+            var now = DateTime.UtcNow;
+            metrics.CommitToAck.Observe(Math.Max(0, (now - context.CommittedAt).TotalSeconds));
+            metrics.ReceiveToAck.Observe((now - context.ReceivedAt).TotalSeconds);
         }
         else if (IsAboutTheMessage(report.Error.Code))
             Reject(context, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
@@ -170,13 +173,14 @@ sealed class OutboxDispatcher(
     /// fields: see <see cref="Kafka.KafkaProducerFactory"/>).
     /// </summary>
     sealed class RowContext(OutboxDispatcher dispatcher, long sequence, OutboxTableMapping table, TableMetrics metrics,
-        SourcePosition position, DateTime committedAt, byte[]? eventId, string? topic, Message<byte[]?, byte[]?> message)
+        SourcePosition position, DateTime committedAt, DateTime receivedAt, byte[]? eventId, string? topic, Message<byte[]?, byte[]?> message)
     {
         public long Sequence { get; } = sequence;
         public OutboxTableMapping Table { get; } = table;
         public TableMetrics Metrics { get; } = metrics;
         public SourcePosition Position { get; } = position;
         public DateTime CommittedAt { get; } = committedAt;
+        public DateTime ReceivedAt { get; } = receivedAt;
         public byte[]? EventId { get; } = eventId;
         public string? EventIdText => OutboxTableMapping.Text(EventId);
         public string? Topic { get; } = topic;
