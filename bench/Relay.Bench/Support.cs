@@ -171,6 +171,7 @@ sealed class RelayProcess
         start.Environment["Relay__Kafka__BootstrapServers"] = bootstrap;
         start.Environment["Relay__Diagnostics__Port"] = port.ToString(CultureInfo.InvariantCulture);
         start.Environment["Relay__Diagnostics__Address"] = "127.0.0.1";
+        start.Environment["MALLOC_ARENA_MAX"] = "2";   // as the container image sets it (Dockerfile)
         foreach (var (key, value) in extra)
             start.Environment[key] = value;
         var process = Process.Start(start)!;

@@ -1,11 +1,37 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+
 namespace Relay;
 
 /// <summary>
 /// Process-wide .NET settings chosen for a relay's workload, applied before the first socket is opened. Each is a
 /// default: an environment variable already set by the operator wins. Measured in bench/ (see README "Performance").
 /// </summary>
-static class RuntimeDefaults
+static partial class RuntimeDefaults
 {
+    /// <summary>
+    /// At most two glibc malloc arenas (as MALLOC_ARENA_MAX=2 would), set before librdkafka starts its threads. Its
+    /// messages are allocated on the reading thread and freed on broker threads; with an arena per thread, freed memory
+    /// stays with each arena (measured: steady RSS 136 → 116 MiB). Called first thing in Main.
+    /// </summary>
+    public static void LimitMallocArenas()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is not null)
+            return;
+        try
+        {
+            const int ArenaMax = -8;   // M_ARENA_MAX in malloc.h
+            _ = MallOpt(ArenaMax, 2);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not glibc (e.g. musl): nothing to tune.
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int parameter, int value);
+
     public static void Apply(IConfiguration configuration)
     {
         // PostgreSQL: run socket continuations on the socket engine's thread instead of queueing each to the thread

@@ -61,4 +61,7 @@ static partial class Log
 
     [LoggerMessage(1203, LogLevel.Warning, "Delivery to {Topic} failed: {Reason}; the run restarts from the last confirmed position")]
     public static partial void DeliveryFailed(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(1009, LogLevel.Warning, "Diagnostics request {Path} failed: {Reason}")]
+    public static partial void DiagnosticsRequestFailed(ILogger logger, string path, string reason);
 }
