@@ -56,11 +56,14 @@ Console.WriteLine($"pg_recvlogical (before): {before.Elapsed.TotalSeconds:F2} s 
 
 long delivered = 0;
 var counter = new KafkaTopicReader(bootstrap, t => t == "bench.drain", _ => Interlocked.Increment(ref delivered));
+var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 var relay = RelayProcess.Start(settings.RelayDll, db.ConnectionString, bootstrap, "relay_drain", "bench_pub", "bench.drain", settings.Extra);
 var streamingAt = await relay.WaitForLineAsync("Streaming from slot", TimeSpan.FromSeconds(60));
 var drained = await relay.WaitUntilAsync(async () => Interlocked.Read(ref delivered) >= settings.Rows && await db.ConfirmedAsync("relay_drain", end),
     TimeSpan.FromMinutes(30));
 var cpu = relay.CpuSeconds();
+// This process hosts the mock brokers and the counting consumer: the Kafka side's share of the machine.
+var kafkaSideCpu = (Process.GetCurrentProcess().TotalProcessorTime - benchCpuBefore).TotalSeconds;
 var relayWalsender = await db.SlotPidAsync("relay_drain") is { } walsenderPid ? ProcessCpu.Seconds(walsenderPid) ?? 0 : 0;
 var drainRss = relay.RssSamplesMiB();
 Console.WriteLine($"Relay drain: {drained.TotalSeconds:F2} s from process start ({settings.Rows / drained.TotalSeconds:N0} rows/s), start→streaming {streamingAt.TotalMilliseconds:F0} ms, CPU {cpu:F2} s, walsender CPU {relayWalsender:F2} s");
@@ -68,7 +71,7 @@ Console.WriteLine($"Relay drain: {drained.TotalSeconds:F2} s from process start 
 var after = await Baseline.RunAsync(pgBin, db, "baseline_after", end);
 Console.WriteLine($"pg_recvlogical (after): {after.Elapsed.TotalSeconds:F2} s, walsender CPU {after.WalsenderCpuSeconds:F2} s");
 report.Drain(settings.Rows, walBytes, before, new DrainCost(drained, cpu, relayWalsender), drained - streamingAt, after, drainRss, streamingAt,
-    Interlocked.Read(ref delivered));
+    Interlocked.Read(ref delivered), kafkaSideCpu, mock is not null);
 counter.Dispose();
 
 // The preload left a million-row table that autovacuum would now spend many seconds on, on the same two cores. Clean

@@ -23,7 +23,7 @@ sealed class Report(BenchSettings settings)
     }
 
     public void Drain(int rows, decimal walBytes, DrainCost before, DrainCost relay, TimeSpan relayFromStreaming, DrainCost after,
-        long[] rssMiB, TimeSpan startup, long delivered)
+        long[] rssMiB, TimeSpan startup, long delivered, double kafkaSideCpuSeconds, bool mockInProcess)
     {
         var baseline = (before.Elapsed.TotalSeconds + after.Elapsed.TotalSeconds) / 2;
         var relayFromStart = relay.Elapsed;
@@ -39,6 +39,8 @@ sealed class Report(BenchSettings settings)
             .AppendLine(CultureInfo.InvariantCulture, $"| CPU per event (user+sys) | {PerEvent(cpuSeconds)} | ≤ 10 µs |")
             .AppendLine(CultureInfo.InvariantCulture, $"| server walsender CPU per event: relay's / pg_recvlogical's (before, after) | {PerEvent(relay.WalsenderCpuSeconds)} / {PerEvent(before.WalsenderCpuSeconds)}, {PerEvent(after.WalsenderCpuSeconds)} | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| pg_recvlogical's own CPU per event (before, after) | {PerEvent(before.ClientCpuSeconds)}, {PerEvent(after.ClientCpuSeconds)} | |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| Kafka side during the relay's drain ({(mockInProcess ? "mock brokers + counting consumer" : "counting consumer")}, bench process) | {PerEvent(kafkaSideCpuSeconds)} | |")
+            .AppendLine(CultureInfo.InvariantCulture, $"| machine CPU used during the relay's drain: relay + walsender + Kafka side | {relay.ClientCpuSeconds + relay.WalsenderCpuSeconds + kafkaSideCpuSeconds:F1} s of {relayFromStart.TotalSeconds * System.Environment.ProcessorCount:F1} core-seconds | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| RSS during the drain: median / max | {Median(rssMiB)} / {(rssMiB.Length == 0 ? 0 : rssMiB.Max())} MiB | |")
             .AppendLine(CultureInfo.InvariantCulture, $"| start → streaming | {startup.TotalMilliseconds:F0} ms | ≤ 1 s |")
             .AppendLine(CultureInfo.InvariantCulture, $"| messages counted by a consumer during the run | {delivered:N0} | {rows:N0} |").AppendLine();
