@@ -57,7 +57,9 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, tables, _columnTypes, _binary, _slotPosition, _logger);
+            // A copy: the next PrepareAsync refills the source's dictionary.
+            return new PostgresOutboxStream(connection, _options, tables, new Dictionary<(string, string), PgType>(_columnTypes), _binary,
+                _slotPosition, _logger);
         }
         catch (Exception e)
         {

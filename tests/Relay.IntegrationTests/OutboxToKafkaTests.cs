@@ -87,6 +87,31 @@ public class OutboxToKafkaTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
+    public async Task a_mapped_column_relay_only_reads_as_text_makes_the_whole_stream_text_and_the_messages_stay_the_same()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        var topic = db.Name + ".ledger";
+        // numeric has no binary form Relay turns back into text: values come as text (bytea as hex, decoded).
+        await db.ExecuteAsync("CREATE TABLE public.ledger (id bigint GENERATED ALWAYS AS IDENTITY, account numeric(10,2), kind text, body bytea)");
+        using var reader = kafka.ReadTopics(t => t == topic);
+        await using var relay = await InProcessRelay.StartAsync(RelaySettings.For(db, kafka).Table(0, "public.ledger", ("Topic", topic),
+            ("EventIdColumn", "id"), ("KeyColumn", "account"), ("TypeColumn", "kind"), ("PayloadColumn", "body")));
+        await db.WaitForStreamingAsync();
+
+        await db.ExecuteAsync("INSERT INTO public.ledger (account, kind, body) VALUES (42.5, 'Debited', '\\x00ff7f'::bytea), (7, 'Credited', NULL)");
+
+        Assert.True(await reader.WaitForCountAsync(2, Patience), $"received {reader.Count} of 2");
+        Assert.Contains(relay.Logs, l => l.Contains("Values will arrive as text", StringComparison.Ordinal) && l.Contains("public.ledger.account", StringComparison.Ordinal));
+        Assert.Contains(relay.Logs, l => l.Contains("(text values)", StringComparison.Ordinal));
+        var debit = reader.Messages.Single(m => m.Header("type") == "Debited");
+        Assert.Equal(("1", "42.50"), (debit.Header("id"), debit.Key));
+        Assert.Equal(new byte[] { 0x00, 0xff, 0x7f }, debit.ValueBytes);
+        var credit = reader.Messages.Single(m => m.Header("type") == "Credited");
+        Assert.Equal(("2", "7.00"), (credit.Header("id"), credit.Key));
+        Assert.Null(credit.ValueBytes);   // NULL payload: a tombstone
+    }
+
+    [Fact]
     public async Task ten_thousand_events_over_six_partitions_keep_per_key_order_and_the_slot_is_confirmed_to_the_end()
     {
         await using var db = await postgres.CreateDatabaseAsync();
