@@ -1,11 +1,11 @@
 # Relay container image.
 #   docker build -t relay .
-#   docker build --build-arg SDK_IMAGE=mirror.example/dotnet/sdk --build-arg RUNTIME_IMAGE=mirror.example/dotnet/aspnet -t relay .
-# The runtime image is .NET's ASP.NET runtime on Debian: Confluent.Kafka's native librdkafka loads there as it does on
-# Debian 12 hosts (a chiseled image lacks the libraries its fallback build needs).
+#   docker build --build-arg SDK_IMAGE=mirror.example/dotnet/sdk --build-arg RUNTIME_IMAGE=mirror.example/dotnet/runtime -t relay .
+# The runtime image is .NET's runtime on Debian (Relay needs no ASP.NET Core): Confluent.Kafka's native librdkafka
+# loads there as it does on Debian 12 hosts (a chiseled image lacks the libraries its fallback build needs).
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk
 ARG SDK_TAG=10.0
-ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime
 ARG RUNTIME_TAG=10.0
 # linux-arm64 for ARM nodes.
 ARG RUNTIME_ID=linux-x64
