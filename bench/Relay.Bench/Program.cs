@@ -30,7 +30,8 @@ await db.ExecAsync("""
 // created in a transaction that wrote.)
 foreach (var slot in new[] { "relay_drain", "baseline_before", "baseline_after" })
     await db.ExecAsync($"SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')");
-mock?.CreateTopic("bench.drain", 128);   // the mock keeps 5 MiB per partition: enough room for the whole drain
+const int DrainPartitions = 128;
+mock?.CreateTopic("bench.drain", DrainPartitions);   // the mock keeps 5 MiB per partition: enough room for the whole drain
 
 // ---- Drain -------------------------------------------------------------------------------------------------------
 Console.WriteLine($"Preloading {settings.Rows:N0} rows ({settings.Rows / 100:N0} transactions of 100)...");
@@ -54,12 +55,11 @@ Console.WriteLine($"Preloaded in {preload.Elapsed.TotalSeconds:F1} s, {walBytes 
 var before = await Baseline.RunAsync(pgBin, db, "baseline_before", end);
 Console.WriteLine($"pg_recvlogical (before): {before.Elapsed.TotalSeconds:F2} s = {settings.Rows / before.Elapsed.TotalSeconds:N0} rows/s, walsender CPU {before.WalsenderCpuSeconds:F2} s");
 
-long delivered = 0;
-var counter = new KafkaTopicReader(bootstrap, t => t == "bench.drain", _ => Interlocked.Increment(ref delivered));
+var counter = new DeliveryCounter(bootstrap, "bench.drain", DrainPartitions);
 var benchCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
 var relay = RelayProcess.Start(settings.RelayDll, db.ConnectionString, bootstrap, "relay_drain", "bench_pub", "bench.drain", settings.Extra);
 var streamingAt = await relay.WaitForLineAsync("Streaming from slot", TimeSpan.FromSeconds(60));
-var drained = await relay.WaitUntilAsync(async () => Interlocked.Read(ref delivered) >= settings.Rows && await db.ConfirmedAsync("relay_drain", end),
+var drained = await relay.WaitUntilAsync(async () => counter.Count >= settings.Rows && await db.ConfirmedAsync("relay_drain", end),
     TimeSpan.FromMinutes(30));
 var cpu = relay.CpuSeconds();
 // This process hosts the mock brokers and the counting consumer: the Kafka side's share of the machine.
@@ -71,7 +71,7 @@ Console.WriteLine($"Relay drain: {drained.TotalSeconds:F2} s from process start 
 var after = await Baseline.RunAsync(pgBin, db, "baseline_after", end);
 Console.WriteLine($"pg_recvlogical (after): {after.Elapsed.TotalSeconds:F2} s, walsender CPU {after.WalsenderCpuSeconds:F2} s");
 report.Drain(settings.Rows, walBytes, before, new DrainCost(drained, cpu, relayWalsender), drained - streamingAt, after, drainRss, streamingAt,
-    Interlocked.Read(ref delivered), kafkaSideCpu, mock is not null);
+    counter.Count, kafkaSideCpu, mock is not null);
 counter.Dispose();
 
 // The preload left a million-row table that autovacuum would now spend many seconds on, on the same two cores. Clean

@@ -280,3 +280,55 @@ sealed record Histogram(IReadOnlyList<(double UpperBound, double Count)> Buckets
         return lower;
     }
 }
+
+/// <summary>
+/// Counts the messages of one topic as they arrive, and nothing else: keys, values and headers are not copied out of
+/// librdkafka (the measuring consumer shares the machine with what it measures, so it should cost as little as it can).
+/// </summary>
+sealed class DeliveryCounter : IDisposable
+{
+    readonly CancellationTokenSource _stop = new();
+    readonly Thread _thread;
+    long _count;
+
+    public DeliveryCounter(string bootstrapServers, string topic, int partitions)
+    {
+        _thread = new Thread(() => Run(bootstrapServers, topic, partitions)) { IsBackground = true, Name = "delivery-counter" };
+        _thread.Start();
+    }
+
+    public long Count => Interlocked.Read(ref _count);
+
+    void Run(string bootstrapServers, string topic, int partitions)
+    {
+        using var consumer = new Confluent.Kafka.ConsumerBuilder<Confluent.Kafka.Ignore, Confluent.Kafka.Ignore>(new Confluent.Kafka.ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "relay-bench-counter-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest,
+            FetchWaitMaxMs = 100,
+            ConsumeResultFields = "none",
+        }).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        consumer.Assign(Enumerable.Range(0, partitions).Select(p => new Confluent.Kafka.TopicPartitionOffset(topic, p, Confluent.Kafka.Offset.Beginning)));
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { IsPartitionEOF: false })
+                    Interlocked.Increment(ref _count);
+            }
+            catch (Confluent.Kafka.ConsumeException)
+            {
+            }
+        }
+        consumer.Close();
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(10));
+        _stop.Dispose();
+    }
+}
