@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Running;
 using Confluent.Kafka;
 using Relay.Core;
+using Relay.Instrumentation;
 using Microsoft.Extensions.Logging.Abstractions;
 using Relay.Diagnostics;
 using Relay.Mapping;
@@ -32,7 +33,7 @@ public class HotPath
     [GlobalSetup]
     public void Setup()
     {
-        var table = OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox" }, 0);
+        var table = OutboxMapping.For(new OutboxOptions { Tables = [new OutboxTableOptions { Table = "public.outbox" }] }).Tables[0];
         _row = new OutboxRow(table.Columns.Count) { Table = table };
         foreach (var (column, value) in new[] { ("id", Guid.NewGuid().ToString()), ("aggregateid", "order-42"), ("payload", "{\"orderId\": 42, \"customer\": \"customer-7\", \"total\": 99, \"currency\": \"EUR\", \"note\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}"), ("type", "OrderCreated"), ("aggregatetype", "Order") })
             _row.Values[table.Columns.ToList().FindIndex(c => c.Name == column)] = Encoding.UTF8.GetBytes(value);
@@ -52,7 +53,7 @@ public class HotPath
         _textInsert = Insert(Value('t', Encoding.UTF8.GetBytes(Guid.NewGuid().ToString())), Value('t', "Order"u8.ToArray()), Value('t', "key-42"u8.ToArray()),
             Value('t', "OrderCreated"u8.ToArray()), Value('t', Encoding.UTF8.GetBytes(payload)), Value('t', "2026-11-26 08:00:00.123456+00"u8.ToArray()));
         _decoder.Decode([(byte)'B', .. new byte[20]]);
-        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), p => p.ToString(), new RelayMetrics(), NullLogger.Instance);
+        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), p => p.ToString(), new RelayMetrics(), NullLogger.Instance, TimeProvider.System);
     }
 
     [Benchmark(Description = "decode pgoutput insert (binary values) -> row")]
@@ -106,7 +107,11 @@ public class HotPath
     }
 
     [Benchmark(Description = "route row -> message")]
-    public Message<byte[]?, byte[]?> Route() => OutboxEventRouter.Route(_row).Message;
+    public Message<byte[]?, byte[]?> Route()
+    {
+        OutboxEventRouter.TryRoute(_row, out _, out var message);
+        return message;
+    }
 
     [Benchmark(Description = "reserve + acknowledge + commit")]
     public async Task<SourcePosition> Track()
@@ -120,9 +125,9 @@ public class HotPath
     [Benchmark(Description = "route + produce with delivery handler")]
     public void RouteAndProduce()
     {
-        var (topic, message) = OutboxEventRouter.Route(_row);
+        OutboxEventRouter.TryRoute(_row, out var topic, out var message);
         var sequence = Interlocked.Increment(ref _sequence);
-        _producer.Produce(topic, message, report => { if (report.Error.IsError) Console.Error.WriteLine(sequence); });
+        _producer.Produce(topic!, message, report => { if (report.Error.IsError) Console.Error.WriteLine(sequence); });
     }
 }
 

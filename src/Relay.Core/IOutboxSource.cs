@@ -1,28 +1,30 @@
 namespace Relay.Core;
 
 /// <summary>
-/// A database whose outbox inserts Relay tails (Debezium's "streaming change event source").
+/// A database whose outbox inserts Relay tails (Debezium's "streaming change event source"). A source project
+/// registers its implementation and validates its own options (<c>AddPostgresSource</c>, <c>AddSqlServerSource</c>).
 /// </summary>
 public interface IOutboxSource
 {
     /// <summary>
-    /// Checks the source's prerequisites and provisions what is missing (for PostgreSQL: publication and slot).
-    /// Throws <see cref="RelayConfigurationException"/> for problems a restart cannot fix.
+    /// Checks the source's prerequisites and provisions what is missing (for PostgreSQL: publication and slot), and
+    /// returns what the next <see cref="OpenAsync"/> needs to know. Throws <see cref="RelayConfigurationException"/> for
+    /// problems a restart cannot fix.
     /// </summary>
-    Task PrepareAsync(CancellationToken cancellationToken);
+    Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken);
 
-    /// <summary>Opens a stream that starts right after the last confirmed position.</summary>
-    Task<IOutboxStream> OpenAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// How many bytes of log the database keeps because Relay has not confirmed them (PostgreSQL: the slot's lag),
-    /// asked on an ordinary connection; null when it cannot be known right now.
-    /// </summary>
-    Task<long?> GetRetainedBytesAsync(CancellationToken cancellationToken);
+    /// <summary>Opens a stream, as prepared by <paramref name="plan"/>, that starts right after the last confirmed position.</summary>
+    Task<IOutboxStream> OpenAsync(SourcePlan plan, CancellationToken cancellationToken);
 
     /// <summary>Checks every prerequisite without changing anything, for <c>relay check</c>.</summary>
     Task<IReadOnlyList<PreflightCheck>> CheckAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// What <see cref="IOutboxSource.PrepareAsync"/> found and decided (e.g. column types, value format, start position),
+/// handed to <see cref="IOutboxSource.OpenAsync"/> of the same source: nothing is left in the source's fields.
+/// </summary>
+public abstract record SourcePlan;
 
 /// <summary>One connected session of a source: read changes, confirm positions.</summary>
 public interface IOutboxStream : IAsyncDisposable
@@ -52,6 +54,9 @@ public interface IOutboxSink
     /// <summary>An inserted outbox row. May wait (backpressure) before returning.</summary>
     ValueTask OnRowAsync(OutboxRow row, CancellationToken cancellationToken);
 
-    /// <summary>The end of a transaction: once its rows are acknowledged, <paramref name="position"/> may be confirmed.</summary>
-    ValueTask OnCommitAsync(SourcePosition position, CancellationToken cancellationToken);
+    /// <summary>
+    /// The end of a transaction that committed at <paramref name="committedAt"/> (UTC): once its rows are acknowledged,
+    /// <paramref name="position"/> may be confirmed. The commit time feeds the source-neutral lag (seconds behind).
+    /// </summary>
+    ValueTask OnCommitAsync(SourcePosition position, DateTime committedAt, CancellationToken cancellationToken);
 }

@@ -4,7 +4,7 @@ namespace Relay.Core;
 
 /// <summary>
 /// A table's mapping resolved once at start: the distinct columns a source must read, and where each role finds its
-/// value among them. Built from <see cref="OutboxTableOptions"/>; invalid options fail here, naming the key.
+/// value among them. Built from <see cref="OutboxTableOptions"/>; problems are collected, each naming its key.
 /// </summary>
 public sealed class OutboxTableMapping
 {
@@ -39,61 +39,75 @@ public sealed class OutboxTableMapping
     public string? FixedTopic { get; private set; }
     public TopicTemplate? TopicTemplate { get; private set; }
 
-    public static IReadOnlyList<OutboxTableMapping> Create(OutboxOptions options)
+    /// <summary>
+    /// Resolves every configured table. Each problem found is added to <paramref name="problems"/>, naming its key, and
+    /// resolution goes on, so one start-up reports them all.
+    /// </summary>
+    public static IReadOnlyList<OutboxTableMapping> Create(OutboxOptions options, ICollection<string> problems)
     {
         if (options.Tables.Count == 0)
-            throw new RelayConfigurationException($"{OutboxOptions.Section}:Tables: configure at least one outbox table.");
-        var mappings = options.Tables.Select(Create).ToList();
-        var duplicate = mappings.GroupBy(m => m.QualifiedName).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new RelayConfigurationException(
-                $"{OutboxOptions.Section}:Tables: table '{duplicate.Key}' is configured more than once.");
+            problems.Add($"{OutboxOptions.Section}:Tables: configure at least one outbox table.");
+        var mappings = options.Tables.Select((table, index) => Create(table, index, problems)).OfType<OutboxTableMapping>().ToList();
+        foreach (var duplicate in mappings.GroupBy(m => m.QualifiedName).Where(g => g.Count() > 1))
+            problems.Add($"{OutboxOptions.Section}:Tables: table '{duplicate.Key}' is configured more than once.");
         return mappings;
     }
 
-    public static OutboxTableMapping Create(OutboxTableOptions options, int index)
+    /// <summary>Resolves one table, or returns null when its name cannot be parsed (the problems say why).</summary>
+    public static OutboxTableMapping? Create(OutboxTableOptions options, int index, ICollection<string> problems)
     {
         var key = $"{OutboxOptions.Section}:Tables:{index}";
-        var (schema, name) = ParseTableName(options.Table, $"{key}:Table");
+        if (ParseTableName(options.Table, $"{key}:Table", problems) is not var (schema, name))
+            return null;
         var mapping = new OutboxTableMapping(index, options, schema, name);
 
-        mapping.EventIdColumn = mapping.AddColumn(options.EventIdColumn, $"{key}:EventIdColumn");
-        mapping.KeyColumn = mapping.AddColumn(options.KeyColumn, $"{key}:KeyColumn");
-        mapping.PayloadColumn = mapping.AddColumn(options.PayloadColumn, $"{key}:PayloadColumn");
+        mapping.EventIdColumn = mapping.AddColumn(options.EventIdColumn, $"{key}:EventIdColumn", problems);
+        mapping.KeyColumn = mapping.AddColumn(options.KeyColumn, $"{key}:KeyColumn", problems);
+        mapping.PayloadColumn = mapping.AddColumn(options.PayloadColumn, $"{key}:PayloadColumn", problems);
         if (!string.IsNullOrWhiteSpace(options.TypeColumn))
-            mapping.TypeColumn = mapping.AddColumn(options.TypeColumn, $"{key}:TypeColumn");
+            mapping.TypeColumn = mapping.AddColumn(options.TypeColumn, $"{key}:TypeColumn", problems);
         mapping.HeaderColumns = options.HeaderColumns
-            .Select((column, i) => (column, mapping.AddColumn(column, $"{key}:HeaderColumns:{i}")))
+            .Select((column, i) => (column, mapping.AddColumn(column, $"{key}:HeaderColumns:{i}", problems)))
             .ToList();
 
         if (options.OnUnpublishableRow == UnpublishableRowPolicy.DeadLetter)
         {
             if (string.IsNullOrWhiteSpace(options.DeadLetterTopic))
-                throw new RelayConfigurationException($"{key}:DeadLetterTopic: is required when {key}:OnUnpublishableRow is DeadLetter.");
-            if (!Core.TopicTemplate.IsValidTopicName(options.DeadLetterTopic))
-                throw new RelayConfigurationException($"{key}:DeadLetterTopic: '{options.DeadLetterTopic}' is not a valid Kafka topic name.");
+                problems.Add($"{key}:DeadLetterTopic: is required when {key}:OnUnpublishableRow is DeadLetter.");
+            else if (!Core.TopicTemplate.IsValidTopicName(options.DeadLetterTopic))
+                problems.Add($"{key}:DeadLetterTopic: '{options.DeadLetterTopic}' is not a valid Kafka topic name.");
         }
 
         if (!string.IsNullOrWhiteSpace(options.Topic))
         {
             if (!Core.TopicTemplate.IsValidTopicName(options.Topic))
-                throw new RelayConfigurationException(
+                problems.Add(
                     $"{key}:Topic: '{options.Topic}' is not a valid Kafka topic name " +
                     "(1-249 characters of a-z, A-Z, 0-9, '.', '_', '-').");
             mapping.FixedTopic = options.Topic;
         }
         else
         {
-            mapping.TopicTemplate = Core.TopicTemplate.Parse(options.TopicTemplate, $"{key}:TopicTemplate",
-                column => mapping.AddColumn(column, $"{key}:TopicTemplate"));
+            try
+            {
+                mapping.TopicTemplate = Core.TopicTemplate.Parse(options.TopicTemplate, $"{key}:TopicTemplate",
+                    column => mapping.AddColumn(column, $"{key}:TopicTemplate", problems));
+            }
+            catch (RelayConfigurationException e)
+            {
+                problems.Add(e.Message);
+            }
         }
         return mapping;
     }
 
-    int AddColumn(string? column, string key)
+    int AddColumn(string? column, string key, ICollection<string> problems)
     {
         if (string.IsNullOrWhiteSpace(column))
-            throw new RelayConfigurationException($"{key}: a column name is required.");
+        {
+            problems.Add($"{key}: a column name is required.");
+            return -1;
+        }
         var existing = _columns.FindIndex(c => c.Name == column);
         if (existing >= 0)
             return existing;
@@ -101,13 +115,13 @@ public sealed class OutboxTableMapping
         return _columns.Count - 1;
     }
 
-    static (string Schema, string Name) ParseTableName(string? table, string key)
+    static (string Schema, string Name)? ParseTableName(string? table, string key, ICollection<string> problems)
     {
         var parts = (table ?? "").Split('.');
-        if (parts.Length != 2 || parts.Any(string.IsNullOrWhiteSpace))
-            throw new RelayConfigurationException(
-                $"{key}: '{table}' is not a schema-qualified table name; write it as schema.table, e.g. public.outbox.");
-        return (parts[0], parts[1]);
+        if (parts.Length == 2 && !parts.Any(string.IsNullOrWhiteSpace))
+            return (parts[0], parts[1]);
+        problems.Add($"{key}: '{table}' is not a schema-qualified table name; write it as schema.table, e.g. public.outbox.");
+        return null;
     }
 
     /// <summary>Reads a column's value as text (UTF-8), or null for SQL NULL.</summary>

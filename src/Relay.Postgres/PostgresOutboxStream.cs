@@ -22,21 +22,24 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly bool _binary;
     byte[] _buffer = new byte[BufferSize];
     readonly CancellationTokenSource _lifetime = new();
-    readonly string _startPosition;
+    readonly string _startsAt;
     IAsyncEnumerator<XLogDataMessage>? _messages;
     Task<bool>? _pendingMove;
+    // Reading state (a stream is read once): inside a transaction, the last position handed to the sink, the idle timer.
+    bool _inTransaction;
+    SourcePosition _marked;
+    Task? _idleTick;
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType> columnTypes,
-        bool binary, string startPosition, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, PostgresPlan plan, ILogger logger)
     {
-        _startPosition = startPosition;
+        _startsAt = plan.StartsAt;
         _connection = connection;
         _options = options;
         _logger = logger;
-        _binary = binary;
-        _decoder = new PgOutputDecoder(tables, columnTypes);
+        _binary = plan.BinaryValues;
+        _decoder = new PgOutputDecoder(tables, plan.ColumnTypes);
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);
@@ -65,62 +68,67 @@ sealed class PostgresOutboxStream : IOutboxStream
             .StartLogicalReplication(new PgOutputReplicationSlot(_options.SlotName), _lifetime.Token, walLocation: null,
                 PluginOptions(_options.PublicationName, _binary))
             .GetAsyncEnumerator(_lifetime.Token);
-        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startPosition, _binary ? "binary" : "text");
+        Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startsAt, _binary ? "binary" : "text");
 
         // Stopping must not end the replication command: the final confirmation after the drain is a status update on
         // this same streaming connection. So on stop we merely stop pulling messages; DisposeAsync ends the stream.
         var stopped = Task.Delay(Timeout.Infinite, stopReading);
-        var inTransaction = false;
-        var marked = SourcePosition.None;
-        Task? idleTick = null;
         while (!stopReading.IsCancellationRequested)
         {
             var move = _messages.MoveNextAsync();
-            bool hasMessage;
-            if (move.IsCompleted)
-                hasMessage = move.Result;
-            else
-            {
-                var moveTask = move.AsTask();
-                while (true)
-                {
-                    // One idle timer at a time, kept across waits until it fires: a new timer per wait would leave
-                    // thousands scheduled per second when small transactions stream in.
-                    idleTick ??= Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
-                    var first = await Task.WhenAny(moveTask, stopped, idleTick);
-                    if (first == moveTask)
-                        break;
-                    if (first == stopped)
-                    {
-                        _pendingMove = moveTask;
-                        return;
-                    }
-                    idleTick = null;
-                    if (!inTransaction)
-                        marked = await MarkIdlePositionAsync(sink, marked, stopReading);
-                }
-                hasMessage = await moveTask;
-            }
+            var hasMessage = move.IsCompleted ? move.Result : await WaitForMessageAsync(move.AsTask(), stopped, sink, stopReading);
+            if (stopReading.IsCancellationRequested)
+                return;
             if (!hasMessage)
                 throw new InvalidOperationException("PostgreSQL ended the replication stream.");
 
             var length = await ReadMessageAsync(_messages.Current.Data, stopReading);
-            switch (_decoder.Decode(_buffer.AsSpan(0, length)))
-            {
-                case PgOutputDecoder.Result.Begin:
-                    inTransaction = true;
-                    break;
-                case PgOutputDecoder.Result.Insert:
-                    await sink.OnRowAsync(_decoder.Row, stopReading);
-                    break;
-                case PgOutputDecoder.Result.Commit:
-                    inTransaction = false;
-                    marked = _decoder.CommitEnd;
-                    await sink.OnCommitAsync(marked, stopReading);
-                    break;
-            }
+            await DispatchAsync(_decoder.Decode(_buffer.AsSpan(0, length)), sink, stopReading);
             if (_buffer.Length > MaxKeptBufferSize)
                 _buffer = new byte[BufferSize];   // after one huge row: do not keep its buffer
+        }
+    }
+
+    /// <summary>
+    /// Waits for the next message; while none comes, acknowledges the server's idle position every
+    /// <see cref="PostgresSourceOptions.IdleAcknowledgeInterval"/>. On stop, the pending read is kept for DisposeAsync.
+    /// </summary>
+    async Task<bool> WaitForMessageAsync(Task<bool> move, Task stopped, IOutboxSink sink, CancellationToken stopReading)
+    {
+        while (true)
+        {
+            // One idle timer at a time, kept across waits until it fires: a new timer per wait would leave
+            // thousands scheduled per second when small transactions stream in.
+            _idleTick ??= Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
+            var first = await Task.WhenAny(move, stopped, _idleTick);
+            if (first == move)
+                return await move;
+            if (first == stopped)
+            {
+                _pendingMove = move;
+                return false;
+            }
+            _idleTick = null;
+            if (!_inTransaction)
+                await MarkIdlePositionAsync(sink, stopReading);
+        }
+    }
+
+    async ValueTask DispatchAsync(PgOutputDecoder.Result decoded, IOutboxSink sink, CancellationToken stopReading)
+    {
+        switch (decoded)
+        {
+            case PgOutputDecoder.Result.Begin:
+                _inTransaction = true;
+                break;
+            case PgOutputDecoder.Result.Insert:
+                await sink.OnRowAsync(_decoder.Row, stopReading);
+                break;
+            case PgOutputDecoder.Result.Commit:
+                _inTransaction = false;
+                _marked = _decoder.CommitEnd;
+                await sink.OnCommitAsync(_marked, _decoder.Row.CommitTimestamp, stopReading);
+                break;
         }
     }
 
@@ -154,13 +162,13 @@ sealed class PostgresOutboxStream : IOutboxStream
     /// processed, so the position can be confirmed once what is in flight is acknowledged: the slot then follows the
     /// server and retained WAL stays bounded. (pg_recvlogical does the same with keepalives.)
     /// </summary>
-    async Task<SourcePosition> MarkIdlePositionAsync(IOutboxSink sink, SourcePosition marked, CancellationToken cancellationToken)
+    async Task MarkIdlePositionAsync(IOutboxSink sink, CancellationToken cancellationToken)
     {
         var received = Lsn.ToPosition(_connection.LastReceivedLsn);
-        if (received <= marked)
-            return marked;
-        await sink.OnCommitAsync(received, cancellationToken);
-        return received;
+        if (received <= _marked)
+            return;
+        await sink.OnCommitAsync(received, DateTime.UtcNow, cancellationToken);
+        _marked = received;
     }
 
     /// <summary>A WAL record every interval (not part of any transaction), so an idle server still moves the slot.</summary>

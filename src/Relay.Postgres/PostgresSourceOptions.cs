@@ -48,6 +48,9 @@ public sealed class PostgresSourceOptions
     /// </summary>
     public bool BinaryValues { get; set; } = true;
 
+    /// <summary>How often the slot's retained WAL is sampled (on an ordinary connection) for <c>relay_replication_slot_lag_bytes</c>. Default 10 s.</summary>
+    public TimeSpan LagSampleInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// How often Npgsql sends a standby status update on its own, besides Relay's confirmations
     /// (<c>wal_receiver_status_interval</c>). Default 10 s.

@@ -39,7 +39,4 @@ public static class SqlServerLsn
 
     public static UInt128 Parse(string text) =>
         FromBytes(Convert.FromHexString(text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text));
-
-    /// <summary>The LSN right after <paramref name="lsn"/> (what <c>sys.fn_cdc_increment_lsn</c> returns).</summary>
-    public static UInt128 Increment(UInt128 lsn) => lsn + 1;
 }

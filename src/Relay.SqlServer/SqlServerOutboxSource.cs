@@ -12,35 +12,37 @@ namespace Relay.SqlServer;
 /// </summary>
 public sealed class SqlServerOutboxSource : IOutboxSource
 {
-    readonly SqlServerSourceOptions _options;
-    readonly OutboxTables _tables;
+    readonly Func<SqlServerSourceOptions> _settings;
+    readonly OutboxMapping _outbox;
     readonly ILogger _logger;
     readonly Func<ICdcClient> _client;
     readonly Func<IPositionStore> _store;
 
-    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxTables tables, ILoggerFactory loggerFactory)
-        : this(options.Value, tables, loggerFactory.CreateLogger<SqlServerOutboxSource>(),
-            () => new SqlCdcClient(options.Value.ConnectionString, tables.Mappings),
-            () => options.Value.PositionStore == PositionStoreKind.File
-                ? new FilePositionStore(options.Value.PositionFile ?? throw new RelayConfigurationException(
-                    $"{SqlServerSourceOptions.Section}:PositionFile: is required with PositionStore = File."))
-                : new SqlPositionStore(options.Value))
+    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory)
     {
+        // Options are read when used, not now: the host validates every option before it starts its services.
+        (_settings, _outbox, _logger) = (() => options.Value, outbox, loggerFactory.CreateLogger<SqlServerOutboxSource>());
+        _client = () => new SqlCdcClient(options.Value.ConnectionString, outbox.Tables);
+        // PositionFile is required with PositionStore = File: SqlServerSourceOptionsValidator said so at start.
+        _store = () => options.Value.PositionStore == PositionStoreKind.File
+            ? new FilePositionStore(options.Value.PositionFile!)
+            : new SqlPositionStore(options.Value);
     }
 
     /// <summary>With the database calls and the position store given (tests).</summary>
-    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxTables tables, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store)
+    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxMapping outbox, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store)
     {
-        (_options, _tables, _logger, _client, _store) = (options, tables, logger, client, store);
+        (_settings, _outbox, _logger, _client, _store) = (() => options, outbox, logger, client, store);
     }
 
-    public async Task PrepareAsync(CancellationToken cancellationToken)
+    public async Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken)
     {
         try
         {
             var instances = await _client().GetCaptureInstancesAsync(cancellationToken);
-            foreach (var table in _tables.Mappings)
-                CapturedColumnsProblem(table, instances, UInt128.MaxValue);
+            foreach (var table in _outbox.Tables)
+                Log.ReadingInstance(_logger, ChooseCaptureInstance(table, instances, UInt128.MaxValue).Name, table.QualifiedName);
+            return new SqlServerPlan();
         }
         catch (SqlException e)
         {
@@ -48,8 +50,11 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         }
     }
 
-    /// <summary>Throws when the table has no capture instance, or the chosen one lacks a mapped column.</summary>
-    internal static CaptureInstance CapturedColumnsProblem(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances, UInt128 position)
+    /// <summary>
+    /// The capture instance to read <paramref name="table"/> from at <paramref name="position"/>; throws when the table
+    /// has none, or the chosen one lacks a mapped column.
+    /// </summary>
+    internal static CaptureInstance ChooseCaptureInstance(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances, UInt128 position)
     {
         var ofTable = instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
         if (ofTable.Count == 0)
@@ -65,21 +70,19 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         return instance;
     }
 
-    public async Task<IOutboxStream> OpenAsync(CancellationToken cancellationToken)
+    public async Task<IOutboxStream> OpenAsync(SourcePlan plan, CancellationToken cancellationToken)
     {
         var store = _store();
         try
         {
             var claimed = await store.ClaimAsync(cancellationToken);
-            return new SqlServerOutboxStream(_options, _tables.Mappings, _client(), store, claimed, _logger);
+            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, _logger);
         }
         catch (SqlException e)
         {
             throw Translate(e);
         }
     }
-
-    public Task<long?> GetRetainedBytesAsync(CancellationToken cancellationToken) => Task.FromResult<long?>(null);
 
     public async Task<IReadOnlyList<PreflightCheck>> CheckAsync(CancellationToken cancellationToken)
     {
@@ -96,11 +99,11 @@ public sealed class SqlServerOutboxSource : IOutboxSource
                 "fix Relay:SqlServer:ConnectionString; enable CDC with EXEC sys.sp_cdc_enable_db"));
             return results;
         }
-        foreach (var table in _tables.Mappings)
+        foreach (var table in _outbox.Tables)
         {
             try
             {
-                var instance = CapturedColumnsProblem(table, instances, UInt128.MaxValue);
+                var instance = ChooseCaptureInstance(table, instances, UInt128.MaxValue);
                 results.Add(PreflightCheck.Pass($"table {table.QualifiedName}", $"captured by {instance.Name} with the mapped columns"));
             }
             catch (RelayConfigurationException e)
@@ -118,3 +121,6 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         _ => e,
     };
 }
+
+/// <summary>The SQL Server source keeps nothing between prepare and open: the stream reads its position from the store.</summary>
+sealed record SqlServerPlan : SourcePlan;

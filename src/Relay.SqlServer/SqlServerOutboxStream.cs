@@ -35,6 +35,7 @@ sealed class SqlServerOutboxStream(
         var instancesRead = DateTime.MinValue;
         var renewed = DateTime.UtcNow;
         var floors = new UInt128[tables.Count];
+        var seenInstances = new string[tables.Count];
         try
         {
             while (!stopReading.IsCancellationRequested)
@@ -44,23 +45,9 @@ sealed class SqlServerOutboxStream(
                     // Capture instances change with DDL (rotation): look again now and then.
                     instances = await client.GetCaptureInstancesAsync(stopReading);
                     instancesRead = DateTime.UtcNow;
+                    LogRotations(instances, seenInstances);
                 }
-                var maxLsn = await client.GetMaxLsnAsync(stopReading);
-                var batches = new List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>(tables.Count);
-                for (var t = 0; t < tables.Count; t++)
-                {
-                    // After DDL a table has two instances: read the older only below the newer one's start, then switch.
-                    var instance = SqlServerOutboxSource.CapturedColumnsProblem(tables[t], instances, UInt128.Max(position.Commit, floors[t]));
-                    var newer = instances.Where(i => i.Schema == instance.Schema && i.Table == instance.Table && i.StartLsn > instance.StartLsn)
-                        .OrderBy(i => i.StartLsn).FirstOrDefault();
-                    var to = newer is null ? maxLsn : UInt128.Min(maxLsn, newer.StartLsn - 1);
-                    var changes = maxLsn > 0 && to > 0
-                        ? await client.GetInsertsAsync(instance, columns[t], position, to, options.BatchSize, stopReading)
-                        : [];
-                    if (newer is not null && changes.Count < options.BatchSize && to < maxLsn)
-                        floors[t] = newer.StartLsn;   // the older instance is read to its end
-                    batches.Add((changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to)));
-                }
+                var batches = await ReadBatchesAsync(instances, columns, position, floors, stopReading);
                 var merged = CdcBatchMerger.Merge(batches);
                 foreach (var (index, change) in merged)
                 {
@@ -70,7 +57,7 @@ sealed class SqlServerOutboxStream(
                     Array.Copy(change.Values, row.Values, change.Values.Length);
                     await sink.OnRowAsync(row, stopReading);
                     // Each change is its own checkpoint: the stored position names the last change published.
-                    await sink.OnCommitAsync(change.Position, stopReading);
+                    await sink.OnCommitAsync(change.Position, change.CommittedAt, stopReading);
                     position = _received = change.Position;
                 }
                 if (DateTime.UtcNow - renewed > options.LeaseDuration / 3)
@@ -92,11 +79,47 @@ sealed class SqlServerOutboxStream(
 
     static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
+    /// <summary>One bounded batch per table after <paramref name="position"/>, each with how far it is complete.</summary>
+    async Task<List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>> ReadBatchesAsync(
+        IReadOnlyList<CaptureInstance> instances, List<List<string>> columns, SourcePosition position, UInt128[] floors, CancellationToken stopReading)
+    {
+        var maxLsn = await client.GetMaxLsnAsync(stopReading);
+        var batches = new List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>(tables.Count);
+        for (var t = 0; t < tables.Count; t++)
+        {
+            // After DDL a table has two instances: read the older only below the newer one's start, then switch.
+            var instance = SqlServerOutboxSource.ChooseCaptureInstance(tables[t], instances, UInt128.Max(position.Commit, floors[t]));
+            var newer = instances.Where(i => i.Schema == instance.Schema && i.Table == instance.Table && i.StartLsn > instance.StartLsn)
+                .OrderBy(i => i.StartLsn).FirstOrDefault();
+            var to = newer is null ? maxLsn : UInt128.Min(maxLsn, newer.StartLsn - 1);
+            var changes = maxLsn > 0 && to > 0
+                ? await client.GetInsertsAsync(instance, columns[t], position, to, options.BatchSize, stopReading)
+                : [];
+            if (newer is not null && changes.Count < options.BatchSize && to < maxLsn)
+                floors[t] = newer.StartLsn;   // the older instance is read to its end
+            batches.Add((changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to)));
+        }
+        return batches;
+    }
+
+    /// <summary>Says when a table gains or loses a capture instance (DDL, rotation), once per change.</summary>
+    void LogRotations(IReadOnlyList<CaptureInstance> instances, string[] seen)
+    {
+        for (var t = 0; t < tables.Count; t++)
+        {
+            var names = string.Join(", ", instances.Where(i => i.Schema == tables[t].Schema && i.Table == tables[t].Name)
+                .OrderBy(i => i.StartLsn).Select(i => i.Name));
+            if (seen[t] is not null && seen[t] != names && names.Contains(", ", StringComparison.Ordinal))
+                Log.SeveralInstances(logger, tables[t].QualifiedName, names);
+            seen[t] = names;
+        }
+    }
+
     /// <summary>The stored position, checked against CDC retention; on first start, just before the oldest change held.</summary>
     async Task<SourcePosition> StartPositionAsync(CancellationToken cancellationToken)
     {
         var instances = await client.GetCaptureInstancesAsync(cancellationToken);
-        var chosen = tables.Select(t => SqlServerOutboxSource.CapturedColumnsProblem(t, instances, stored?.Commit ?? UInt128.MaxValue)).ToList();
+        var chosen = tables.Select(t => SqlServerOutboxSource.ChooseCaptureInstance(t, instances, stored?.Commit ?? UInt128.MaxValue)).ToList();
         if (stored is not { } position)
         {
             var minimum = UInt128.MaxValue;

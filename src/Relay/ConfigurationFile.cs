@@ -9,7 +9,7 @@ static class ConfigurationFile
     /// directory named by <c>RELAY_SECRETS_DIR</c> over that, then puts environment variables and the command line back
     /// on top so they still override both.
     /// </summary>
-    public static bool AddRelayConfigFile(this IConfigurationManager configuration, string[] args, out string problem)
+    public static bool AddRelayConfigFile(this IConfigurationManager configuration, string? configPath, string[] overrides, out string problem)
     {
         problem = "";
         // Mounted secrets (a Kubernetes Secret volume): one file per key, named like the environment variable,
@@ -20,19 +20,13 @@ static class ConfigurationFile
             problem = $"Secrets directory '{secrets}' (from RELAY_SECRETS_DIR) does not exist.";
             return false;
         }
-        var index = Array.FindIndex(args, a => a is "--config" or "-c");
-        var path = index >= 0 && index + 1 < args.Length ? args[index + 1] : Environment.GetEnvironmentVariable("RELAY_CONFIG");
-        if (index >= 0 && index + 1 >= args.Length)
-        {
-            problem = "--config needs a path: relay --config /etc/relay/relay.json";
-            return false;
-        }
+        var path = configPath ?? Environment.GetEnvironmentVariable("RELAY_CONFIG");
         if (!string.IsNullOrEmpty(path))
         {
             var fullPath = Path.GetFullPath(path);
             if (!File.Exists(fullPath))
             {
-                problem = $"Configuration file '{fullPath}' does not exist (from {(index >= 0 ? "--config" : "RELAY_CONFIG")}).";
+                problem = $"Configuration file '{fullPath}' does not exist (from {(configPath is not null ? "--config" : "RELAY_CONFIG")}).";
                 return false;
             }
             configuration.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
@@ -42,7 +36,7 @@ static class ConfigurationFile
         if (!string.IsNullOrEmpty(secrets))
             configuration.AddKeyPerFile(Path.GetFullPath(secrets), optional: false);
         configuration.AddEnvironmentVariables();
-        configuration.AddCommandLine(args);
+        configuration.AddCommandLine(overrides);
         return true;
     }
 }

@@ -11,42 +11,42 @@ using Relay.Options;
 namespace Relay;
 
 /// <summary>
-/// <c>relay check</c>: connects to the database and the broker and reports every prerequisite as PASS or FAIL with the
-/// fix, changing nothing. Exit code 0 when all pass, 1 otherwise.
+/// <c>relay check</c>: connects to the database and the broker and reports every prerequisite as PASS, WARN or FAIL with
+/// the fix, changing nothing. Exit code 0 when nothing fails, 1 otherwise. The source's findings are the ones its daemon
+/// acts on at start.
 /// </summary>
 static class Preflight
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string? configPath, string[] overrides)
     {
-        var builder = Host.CreateApplicationBuilder(args);
-        if (!builder.Configuration.AddRelayConfigFile(args, out var problem))
+        var builder = Host.CreateApplicationBuilder([.. overrides, "--hostBuilder:reloadConfigOnChange=false"]);
+        if (!builder.Configuration.AddRelayConfigFile(configPath, overrides, out var problem))
         {
             Console.Error.WriteLine(problem);
             return 1;
         }
         builder.Logging.ClearProviders();
-        var results = new List<PreflightCheck>();
         try
         {
             builder.Services.AddRelay(builder.Configuration);
         }
         catch (RelayConfigurationException e)
         {
-            results.Add(PreflightCheck.Fail("configuration", e.Message, "fix the key named"));
-            return Report(results);
+            return Report([PreflightCheck.Fail("configuration", e.Message, "fix the key named")]);
         }
         using var host = builder.Build();
         var services = host.Services;
         var invalid = services.ValidateRelayConfiguration();
-        results.Add(invalid.Count == 0
-            ? PreflightCheck.Pass("configuration", "every key valid; the producer keeps per-key order (idempotent, acks=all, ≤ 5 in flight)")
-            : PreflightCheck.Fail("configuration", string.Join("; ", invalid), "fix the keys named"));
         if (invalid.Count > 0)
-            return Report(results);
+            return Report([PreflightCheck.Fail("configuration", string.Join("; ", invalid), "fix the keys named")]);
 
+        var results = new List<PreflightCheck>
+        {
+            PreflightCheck.Pass("configuration", "every key valid; the producer keeps per-key order (idempotent, acks=all, ≤ 5 in flight)"),
+        };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         results.AddRange(await services.GetRequiredService<IOutboxSource>().CheckAsync(timeout.Token));
-        results.AddRange(CheckKafka(services.GetRequiredService<IOptions<KafkaOptions>>().Value, services.GetRequiredService<OutboxTables>().Mappings));
+        results.AddRange(CheckKafka(services.GetRequiredService<IOptions<KafkaOptions>>().Value, services.GetRequiredService<OutboxMapping>().Tables));
         return Report(results);
     }
 
@@ -109,12 +109,14 @@ static class Preflight
     {
         foreach (var check in results)
         {
-            Console.WriteLine($"{(check.Passed ? "PASS" : "FAIL")}  {check.Name}: {check.Detail}");
-            if (!check.Passed && check.Fix is not null)
+            Console.WriteLine($"{check.Severity.ToString().ToUpperInvariant()}  {check.Name}: {check.Detail}");
+            if (check.Severity != CheckSeverity.Pass && check.Fix is not null)
                 Console.WriteLine($"      fix: {check.Fix}");
         }
         var failed = results.Count(r => !r.Passed);
-        Console.WriteLine(failed == 0 ? $"All {results.Count} checks passed." : $"{failed} of {results.Count} checks failed.");
+        var warned = results.Count(r => r.Severity == CheckSeverity.Warn);
+        Console.WriteLine((failed == 0 ? $"All {results.Count} checks passed" : $"{failed} of {results.Count} checks failed")
+                          + (warned > 0 ? $" ({warned} with a warning)." : "."));
         return failed == 0 ? 0 : 1;
     }
 }

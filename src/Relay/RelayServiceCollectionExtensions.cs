@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Relay.Core;
 using Relay.Diagnostics;
+using Relay.Instrumentation;
 using Relay.Kafka;
 using Relay.Options;
 using Relay.Pipeline;
@@ -13,71 +15,43 @@ namespace Relay;
 
 public static class RelayServiceCollectionExtensions
 {
-    /// <summary>Registers the relay: options (validated at start), the configured source, the Kafka producer and the worker.</summary>
+    /// <summary>
+    /// Registers the relay: options (each section validated at start by its own validator), the source chosen by
+    /// <c>Relay:Source</c> (which registers and validates its own options), the Kafka producer, metrics, health checks and
+    /// the supervisor that runs the pipeline.
+    /// </summary>
     public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
     {
-        AddValidatedOptions<PipelineOptions>(services, PipelineOptions.Section, OptionsRules.Pipeline);
-        AddValidatedOptions<KafkaOptions>(services, KafkaOptions.Section, KafkaProducerFactory.Validate);
-        AddValidatedOptions<OutboxOptions>(services, OutboxOptions.Section, OptionsRules.Outbox);
-        services.AddSingleton<OutboxTables>();
+        AddValidatedOptions<PipelineOptions, PipelineOptionsValidator>(services, PipelineOptions.Section);
+        AddValidatedOptions<KafkaOptions, KafkaOptionsValidator>(services, KafkaOptions.Section);
+        AddValidatedOptions<OutboxOptions, OutboxOptionsValidator>(services, OutboxOptions.Section);
+        AddValidatedOptions<DiagnosticsOptions, DiagnosticsOptionsValidator>(services, DiagnosticsOptions.Section);
+        services.AddSingleton<OutboxMappingResolver>();
+        services.AddSingleton<OutboxMapping>();
 
-        var source = configuration["Relay:Source"] ?? "Postgres";
-        switch (source.ToLowerInvariant())
+        _ = SourceKinds.Parse(configuration) switch
         {
-            case "postgres" or "postgresql":
-                AddValidatedOptions<PostgresSourceOptions>(services, PostgresSourceOptions.Section, o => OptionsRules.PositiveDurations(
-                    PostgresSourceOptions.Section, (o.IdleAcknowledgeInterval, nameof(o.IdleAcknowledgeInterval)),
-                    (o.WalReceiverStatusInterval, nameof(o.WalReceiverStatusInterval))));
-                services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
-                break;
-            case "sqlserver":
-                AddValidatedOptions<SqlServerSourceOptions>(services, SqlServerSourceOptions.Section, o => OptionsRules.PositiveDurations(
-                        SqlServerSourceOptions.Section, (o.PollInterval, nameof(o.PollInterval)), (o.MaxPollInterval, nameof(o.MaxPollInterval)),
-                        (o.LeaseDuration, nameof(o.LeaseDuration)))
-                        .Concat(o.PositionStore == PositionStoreKind.File && string.IsNullOrWhiteSpace(o.PositionFile)
-                            ? [$"{SqlServerSourceOptions.Section}:PositionFile: is required with PositionStore = File"] : []));
-                services.AddSingleton<IOutboxSource, SqlServerOutboxSource>();
-                break;
-            default:
-                throw new RelayConfigurationException(
-                    $"Relay:Source: '{source}' is not a supported source; use Postgres or SqlServer.");
-        }
+            SourceKind.Postgres => services.AddPostgresSource(),
+            SourceKind.SqlServer => services.AddSqlServerSource(),
+            _ => throw new ArgumentOutOfRangeException(nameof(configuration)),
+        };
 
-        services.AddSingleton<KafkaProducerFactory>();
+        services.AddMetrics();
+        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RelayStatus>();
-        services.AddSingleton<RelayMetrics>();
-        AddValidatedOptions<DiagnosticsOptions>(services, DiagnosticsOptions.Section, o => OptionsRules.PositiveDurations(
-            DiagnosticsOptions.Section, (o.LagSampleInterval, nameof(o.LagSampleInterval)), (o.LivenessTimeout, nameof(o.LivenessTimeout))));
-        services.AddHostedService<SlotLagSampler>();
+        RelayMetricsExport.Register(services);
+        services.AddSingleton<KafkaProducerFactory>();
         services.AddHealthChecks()
             .AddCheck<LivenessCheck>("live", tags: ["live"])
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
-        services.AddHostedService<RelayWorker>();
+        services.AddHostedService<RelaySupervisor>();
         return services;
     }
 
-    /// <summary>Every configuration problem at once, each naming its key (empty when the configuration is valid).</summary>
-    public static IReadOnlyList<string> ValidateRelayConfiguration(this IServiceProvider services)
+    static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, string section)
+        where TOptions : class where TValidator : class, IValidateOptions<TOptions>
     {
-        var failures = new List<string>();
-        void Check<T>() where T : class
-        {
-            try { _ = services.GetService<IOptions<T>>()?.Value; }
-            catch (OptionsValidationException e) { failures.AddRange(e.Failures); }
-        }
-        Check<PipelineOptions>();
-        Check<KafkaOptions>();
-        Check<OutboxOptions>();
-        Check<PostgresSourceOptions>();
-        Check<SqlServerSourceOptions>();
-        Check<DiagnosticsOptions>();
-        return failures;
-    }
-
-    static void AddValidatedOptions<T>(IServiceCollection services, string section, Func<T, IEnumerable<string>>? rules = null)
-        where T : class
-    {
-        services.AddOptions<T>().BindConfiguration(section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<T>>(new AnnotatedOptionsValidator<T>(section, rules));
+        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Configuration;
 
 namespace Relay;
 
@@ -34,13 +33,13 @@ static partial class RuntimeDefaults
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int MallOpt(int parameter, int value);
 
-    public static void Apply(IConfiguration configuration)
+    public static void Apply(SourceKind source)
     {
         // PostgreSQL: run socket continuations on the socket engine's thread instead of queueing each to the thread
         // pool. The replication stream is one long run of small reads and every hop is a thread wake-up (on 2 cores,
         // ~1 s of CPU per 300,000 rows); neither Npgsql nor Relay blocks in those continuations. (Not for SQL Server:
         // SqlClient's async paths are not known to be free of blocking waits.)
-        if ((configuration["Relay:Source"] ?? "Postgres").ToLowerInvariant() is "postgres" or "postgresql")
+        if (source == SourceKind.Postgres)
             SetDefault("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
     }
 

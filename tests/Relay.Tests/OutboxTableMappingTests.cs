@@ -7,7 +7,7 @@ public class OutboxTableMappingTests
     [Fact]
     public void a_mapping_reads_each_column_once()
     {
-        var mapping = OutboxTableMapping.Create(new OutboxTableOptions
+        var mapping = Mappings.Table(new OutboxTableOptions
         {
             Table = "public.outbox", TopicTemplate = "{aggregatetype}.{aggregateid}", HeaderColumns = ["aggregateid"],
         }, 0);
@@ -19,8 +19,7 @@ public class OutboxTableMappingTests
     [InlineData("a.b.c", "Relay:Outbox:Tables:0:Table: 'a.b.c' is not a schema-qualified table name")]
     public void an_unqualified_table_name_names_its_key(string table, string expected)
     {
-        var error = Assert.Throws<RelayConfigurationException>(() => OutboxTableMapping.Create(new OutboxTableOptions { Table = table }, 0));
-        Assert.StartsWith(expected, error.Message);
+        Assert.StartsWith(expected, Mappings.Problems(new OutboxTableOptions { Table = table }, 0));
     }
 
     [Theory]
@@ -29,27 +28,42 @@ public class OutboxTableMappingTests
     [InlineData("out box.{aggregatetype}", "Relay:Outbox:Tables:2:TopicTemplate: 'out box.{aggregatetype}' contains characters")]
     public void a_bad_topic_template_names_its_key(string template, string expected)
     {
-        var error = Assert.Throws<RelayConfigurationException>(() =>
-            OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox", TopicTemplate = template }, 2));
-        Assert.StartsWith(expected, error.Message);
+        Assert.StartsWith(expected, Mappings.Problems(new OutboxTableOptions { Table = "public.outbox", TopicTemplate = template }, 2));
     }
 
     [Fact]
     public void an_invalid_fixed_topic_names_its_key()
     {
-        var error = Assert.Throws<RelayConfigurationException>(() =>
-            OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox", Topic = "orders!" }, 1));
-        Assert.StartsWith("Relay:Outbox:Tables:1:Topic: 'orders!' is not a valid Kafka topic name", error.Message);
+        Assert.StartsWith("Relay:Outbox:Tables:1:Topic: 'orders!' is not a valid Kafka topic name",
+            Mappings.Problems(new OutboxTableOptions { Table = "public.outbox", Topic = "orders!" }, 1));
     }
 
     [Fact]
     public void no_tables_or_a_table_twice_is_refused()
     {
-        Assert.Contains("configure at least one outbox table",
-            Assert.Throws<RelayConfigurationException>(() => OutboxTableMapping.Create(new OutboxOptions())).Message);
+        Assert.Contains(Mappings.Problems(new OutboxOptions()), p => p.Contains("configure at least one outbox table"));
         var twice = new OutboxOptions { Tables = [new() { Table = "public.outbox" }, new() { Table = "public.outbox" }] };
-        Assert.Contains("'public.outbox' is configured more than once",
-            Assert.Throws<RelayConfigurationException>(() => OutboxTableMapping.Create(twice)).Message);
+        Assert.Contains(Mappings.Problems(twice), p => p.Contains("'public.outbox' is configured more than once"));
+    }
+
+    [Fact]
+    public void every_problem_of_every_table_is_reported_at_once()
+    {
+        var options = new OutboxOptions
+        {
+            Tables =
+            [
+                new() { Table = "outbox" },
+                new() { Table = "public.outbox", KeyColumn = "", Topic = "orders!" },
+                new() { Table = "public.other", TopicTemplate = "out box.{aggregatetype}" },
+            ],
+        };
+        var problems = Mappings.Problems(options);
+        Assert.Contains(problems, p => p.StartsWith("Relay:Outbox:Tables:0:Table:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Relay:Outbox:Tables:1:KeyColumn:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Relay:Outbox:Tables:1:Topic:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Relay:Outbox:Tables:2:TopicTemplate:", StringComparison.Ordinal));
+        Assert.Equal(4, problems.Count);
     }
 
     [Theory]

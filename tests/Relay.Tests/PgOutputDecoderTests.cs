@@ -13,7 +13,7 @@ public class PgOutputDecoderTests
 {
     const uint Text = 25, Uuid = 2950, Jsonb = 3802, Bytea = 17, Int8 = 20, Timestamptz = 1184;
 
-    static readonly OutboxTableMapping Outbox = OutboxTableMapping.Create(new OutboxTableOptions { Table = "public.outbox" }, 0);
+    static readonly OutboxTableMapping Outbox = Mappings.Table(new OutboxTableOptions { Table = "public.outbox" }, 0);
 
     // Debezium's columns plus one Relay does not read.
     static readonly (string Name, uint Type)[] Columns =

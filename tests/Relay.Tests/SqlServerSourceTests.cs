@@ -17,7 +17,6 @@ public class SqlServerLsnTests
         Assert.Equal(small, SqlServerLsn.ToBytes(SqlServerLsn.FromBytes(small)));
         Assert.Equal("0x0000002A000001F80003", SqlServerLsn.Format(SqlServerLsn.FromBytes(small)));
         Assert.Equal(SqlServerLsn.FromBytes(small), SqlServerLsn.Parse("0x0000002A000001F80003"));
-        Assert.Equal(SqlServerLsn.FromBytes(Convert.FromHexString("0000002A000001F80004")), SqlServerLsn.Increment(SqlServerLsn.FromBytes(small)));
     }
 
     [Fact]
@@ -160,7 +159,7 @@ public class SqlServerOutboxStreamTests
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask OnCommitAsync(SourcePosition position, CancellationToken c)
+        public ValueTask OnCommitAsync(SourcePosition position, DateTime committedAt, CancellationToken c)
         {
             Commits.Add(position);
             if (Commits.Count >= stopAfter)
@@ -171,25 +170,25 @@ public class SqlServerOutboxStreamTests
 
     static readonly string[] Captured = ["id", "aggregatetype", "aggregateid", "type", "payload"];
 
-    static (FakeCdc Cdc, OutboxTables Tables) TwoTables()
+    static (FakeCdc Cdc, OutboxMapping Tables) TwoTables()
     {
         var cdc = new FakeCdc();
         cdc.Instances.Add(new CaptureInstance("dbo_orders_outbox", "dbo", "orders_outbox", 1, Captured.ToHashSet()));
         cdc.Instances.Add(new CaptureInstance("dbo_billing_outbox", "dbo", "billing_outbox", 1, Captured.ToHashSet()));
-        var tables = new OutboxTables(Microsoft.Extensions.Options.Options.Create(new OutboxOptions
+        var tables = OutboxMapping.For(new OutboxOptions
         {
             Tables = [new() { Table = "dbo.orders_outbox" }, new() { Table = "dbo.billing_outbox" }],
-        }));
+        });
         return (cdc, tables);
     }
 
-    static async Task<RecordingSink> ReadAsync(FakeCdc cdc, OutboxTables tables, MemoryStore store, int expected, int batchSize = 5000,
+    static async Task<RecordingSink> ReadAsync(FakeCdc cdc, OutboxMapping tables, MemoryStore store, int expected, int batchSize = 5000,
         bool resumeOnGap = false)
     {
         var options = new SqlServerSourceOptions { BatchSize = batchSize, PollInterval = TimeSpan.FromMilliseconds(5), ResumeFromMinimumOnRetentionGap = resumeOnGap };
         var source = new SqlServerOutboxSource(options, tables, NullLogger.Instance, () => cdc, () => store);
-        await source.PrepareAsync(Token);
-        await using var stream = await source.OpenAsync(Token);
+        var plan = await source.PrepareAsync(Token);
+        await using var stream = await source.OpenAsync(plan, Token);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
         stop.CancelAfter(TimeSpan.FromSeconds(10));
         var sink = new RecordingSink(expected, stop);
@@ -272,7 +271,7 @@ public class SqlServerOutboxStreamTests
         var (cdc, tables) = TwoTables();
         var options = new SqlServerSourceOptions { PollInterval = TimeSpan.FromMilliseconds(10), MaxPollInterval = TimeSpan.FromMilliseconds(400) };
         var source = new SqlServerOutboxSource(options, tables, NullLogger.Instance, () => cdc, () => new MemoryStore(null));
-        await using var stream = await source.OpenAsync(Token);
+        await using var stream = await source.OpenAsync(await source.PrepareAsync(Token), Token);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await stream.ReadAsync(new RecordingSink(int.MaxValue, stop), stop.Token);
         // Without backoff: ~200 polls of two tables in 2 s; with doubling up to 400 ms: well under 20.

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using Relay.Core;
+using Relay.Instrumentation;
 using Relay.Options;
 
 namespace Relay.Diagnostics;

@@ -17,6 +17,8 @@ static class RelayLogging
         // The sinks and formatters Relay ships, named: Serilog need not scan every loaded assembly at start-up.
         logger.ReadFrom.Configuration(configuration, new ConfigurationReaderOptions(
             typeof(ConsoleLoggerConfigurationExtensions).Assembly, typeof(RenderedCompactJsonFormatter).Assembly));
+        // Invalid options fail the host's start with a stack trace; Relay prints each problem itself ("Invalid configuration: …").
+        logger.MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal);
         if (configuration.GetSection("Serilog:WriteTo").Exists())
             return;
         if (!configuration.GetSection("Serilog:MinimumLevel").Exists())

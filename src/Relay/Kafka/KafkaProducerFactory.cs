@@ -1,7 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Relay.Diagnostics;
+using Relay.Instrumentation;
 using Relay.Options;
 
 namespace Relay.Kafka;
@@ -28,46 +28,6 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMe
         config.ClientId ??= "relay";
         return config;
     }
-
-    /// <summary>Settings Relay refuses because they would lose messages or reorder a key's events.</summary>
-    public static IEnumerable<string> Validate(KafkaOptions options)
-    {
-        string Key(string name) => $"{KafkaOptions.Section}:Producer:{name}";
-        var producer = options.Producer;
-        if (string.IsNullOrWhiteSpace(options.BootstrapServers) && !producer.ContainsKey("bootstrap.servers"))
-            yield return $"{KafkaOptions.Section}:BootstrapServers: is required (host:port of at least one broker)";
-        if (producer.TryGetValue("enable.idempotence", out var idempotence) && !string.Equals(idempotence, "true", StringComparison.OrdinalIgnoreCase))
-            yield return $"{Key("enable.idempotence")}: must be true (Relay relies on the idempotent producer for per-key order); remove the setting";
-        if (producer.TryGetValue("acks", out var acks) && acks is not ("all" or "-1"))
-            yield return $"{Key("acks")}: must be all (an event is confirmed to the database only when every in-sync replica has it); remove the setting";
-        if (producer.TryGetValue("max.in.flight.requests.per.connection", out var inFlight)
-            && (!int.TryParse(inFlight, out var n) || n is < 1 or > 5))
-            yield return $"{Key("max.in.flight.requests.per.connection")}: must be 1 to 5 with the idempotent producer";
-        if (producer.ContainsKey("transactional.id"))
-            yield return $"{Key("transactional.id")}: is not supported; Relay publishes at-least-once with event ids for de-duplication";
-        if (ProbeSettings(BuildConfig(options)) is { } problem)
-            yield return $"{KafkaOptions.Section}:Producer: {problem}";
-    }
-
-    // Start-up validates twice (Program's up-front check, then ValidateOnStart): probe each distinct configuration once.
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> Probed = new();
-
-    /// <summary>librdkafka's verdict on the settings: Confluent checks names and values when a client is built.</summary>
-    static string? ProbeSettings(ProducerConfig config) =>
-        Probed.GetOrAdd(string.Join('\n', config.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}")), key =>
-        {
-            try
-            {
-                var probe = new ProducerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, _) => { }).Build();
-                // Destroying a client waits for its broker threads (~250 ms): not on the start-up path.
-                _ = Task.Run(probe.Dispose);
-                return null;
-            }
-            catch (Exception e) when (e is ArgumentException or KafkaException or InvalidOperationException)
-            {
-                return e.Message;
-            }
-        });
 
     public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
     {

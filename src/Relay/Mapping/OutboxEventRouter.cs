@@ -49,15 +49,6 @@ public static class OutboxEventRouter
         return null;
     }
 
-    /// <summary>Maps <paramref name="row"/>; throws <see cref="OutboxRowException"/> when it cannot become a message.</summary>
-    public static (string Topic, Message<byte[]?, byte[]?> Message) Route(OutboxRow row)
-    {
-        var problem = TryRoute(row, out var topic, out var message);
-        if (problem is not null)
-            throw new OutboxRowException(row.Table.QualifiedName, OutboxTableMapping.Text(row[row.Table.EventIdColumn]), problem);
-        return (topic!, message);
-    }
-
     static string? JsonProblem(byte[] payload)
     {
         try
@@ -73,16 +64,4 @@ public static class OutboxEventRouter
             return e.Message;
         }
     }
-}
-
-/// <summary>
-/// A row that cannot be published as configured. Under the <c>Stop</c> policy Relay halts without confirming the row's
-/// transaction, so nothing after it is lost; fix the row or the mapping and restart.
-/// </summary>
-public sealed class OutboxRowException(string table, string? eventId, string reason)
-    : Exception($"Row in {table} (event id {eventId ?? "NULL"}) cannot be published: {reason}.")
-{
-    public string Table { get; } = table;
-    public string? EventId { get; } = eventId;
-    public string Reason { get; } = reason;
 }

@@ -15,9 +15,6 @@ public sealed class DiagnosticsOptions
     [Range(0, 65535)]
     public int Port { get; set; } = 9464;
 
-    /// <summary>How often the replication slot's lag is sampled (on an ordinary connection) for <c>relay_replication_slot_lag_bytes</c>. Default 10 s.</summary>
-    public TimeSpan LagSampleInterval { get; set; } = TimeSpan.FromSeconds(10);
-
     /// <summary>
     /// <c>/healthz</c> fails when the relay's loops have not ticked for this long (a hung process, not a broker or
     /// database outage: those keep the loops ticking). Default 2 min.

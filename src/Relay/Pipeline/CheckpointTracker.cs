@@ -18,7 +18,8 @@ public sealed class CheckpointTracker
     readonly bool[] _acknowledged;
     readonly int[] _sizes;
     readonly long _maxBytes;
-    readonly Queue<(long End, SourcePosition Position)> _commits = new();
+    readonly Queue<(long End, SourcePosition Position, DateTime CommittedAt)> _commits = new();
+    readonly TimeProvider _time;
     long _next;
     long _watermark;
     long _inFlightBytes;
@@ -27,8 +28,10 @@ public sealed class CheckpointTracker
     Exception? _failure;
     TaskCompletionSource? _waiter;
 
-    public CheckpointTracker(int maxMessages, long maxBytes)
+    public CheckpointTracker(int maxMessages, long maxBytes, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
+        _lastAcknowledged = _lastConfirmable = _time.GetTimestamp();
         ArgumentOutOfRangeException.ThrowIfLessThan(maxMessages, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         _acknowledged = new bool[maxMessages];
@@ -43,13 +46,16 @@ public sealed class CheckpointTracker
 
     public long InFlightBytes { get { lock (_gate) return _inFlightBytes; } }
 
-    /// <summary>When the broker last acknowledged a message (<see cref="Environment.TickCount64"/>), or when the first was sent.</summary>
-    public long LastAcknowledgedTicks => Interlocked.Read(ref _lastAcknowledgedTicks);
-    long _lastAcknowledgedTicks = Environment.TickCount64;
+    /// <summary>Since the broker last acknowledged a message, or since the first was sent after an idle window.</summary>
+    public TimeSpan SinceLastAcknowledged => _time.GetElapsedTime(Interlocked.Read(ref _lastAcknowledged));
+    long _lastAcknowledged;
 
-    /// <summary>When <see cref="Confirmable"/> last moved (<see cref="Environment.TickCount64"/>).</summary>
-    public long LastConfirmableTicks => Interlocked.Read(ref _lastConfirmableTicks);
-    long _lastConfirmableTicks = Environment.TickCount64;
+    /// <summary>Since <see cref="Confirmable"/> last moved.</summary>
+    public TimeSpan SinceLastConfirmable => _time.GetElapsedTime(Interlocked.Read(ref _lastConfirmable));
+    long _lastConfirmable;
+
+    /// <summary>When the oldest transaction not yet confirmable committed (UTC), or null when everything is.</summary>
+    public DateTime? OldestPendingCommit { get { lock (_gate) return _commits.Count > 0 ? _commits.Peek().CommittedAt : null; } }
 
     /// <summary>Messages handed out so far.</summary>
     public long Produced { get { lock (_gate) return _next; } }
@@ -77,7 +83,7 @@ public sealed class CheckpointTracker
                 if (inFlight < _acknowledged.Length && (inFlight == 0 || _inFlightBytes + bytes <= _maxBytes))
                 {
                     if (inFlight == 0)
-                        Interlocked.Exchange(ref _lastAcknowledgedTicks, Environment.TickCount64);   // a stall counts from here
+                        Interlocked.Exchange(ref _lastAcknowledged, _time.GetTimestamp());   // a stall counts from here
                     var sequence = _next++;
                     _sizes[sequence % _acknowledged.Length] = bytes;
                     _inFlightBytes += bytes;
@@ -98,7 +104,7 @@ public sealed class CheckpointTracker
         {
             var slot = (int)(sequence % _acknowledged.Length);
             _acknowledged[slot] = true;
-            _lastAcknowledgedTicks = Environment.TickCount64;
+            _lastAcknowledged = _time.GetTimestamp();
             _inFlightBytes -= _sizes[slot];
             while (_watermark < _next && _acknowledged[(int)(_watermark % _acknowledged.Length)])
             {
@@ -108,7 +114,7 @@ public sealed class CheckpointTracker
             while (_commits.Count > 0 && _commits.Peek().End <= _watermark)
             {
                 _confirmable = _commits.Dequeue().Position;
-                _lastConfirmableTicks = Environment.TickCount64;
+                _lastConfirmable = _time.GetTimestamp();
             }
             wake = _waiter;
             _waiter = null;
@@ -134,10 +140,11 @@ public sealed class CheckpointTracker
     }
 
     /// <summary>
-    /// A transaction ended at <paramref name="position"/> (or the source vouches that everything before it was read);
-    /// all messages handed out so far belong to it or earlier ones. Positions that do not move forward are ignored.
+    /// A transaction that committed at <paramref name="committedAt"/> ended at <paramref name="position"/> (or the source
+    /// vouches that everything before it was read); all messages handed out so far belong to it or earlier ones.
+    /// Positions that do not move forward are ignored.
     /// </summary>
-    public void Commit(SourcePosition position)
+    public void Commit(SourcePosition position, DateTime committedAt = default)
     {
         TaskCompletionSource? wake = null;
         lock (_gate)
@@ -148,12 +155,12 @@ public sealed class CheckpointTracker
             if (_watermark == _next && _commits.Count == 0)
             {
                 _confirmable = position;
-                _lastConfirmableTicks = Environment.TickCount64;
+                _lastConfirmable = _time.GetTimestamp();
                 wake = _waiter;
                 _waiter = null;
             }
             else
-                _commits.Enqueue((_next, position));
+                _commits.Enqueue((_next, position, committedAt));
         }
         wake?.TrySetResult();
     }
@@ -187,6 +194,3 @@ public sealed class CheckpointTracker
         }
     }
 }
-
-/// <summary>The broker did not take a message (after librdkafka's own retries). The run restarts from the last confirmed position.</summary>
-public sealed class DeliveryFailedException(string message, Exception? inner = null) : Exception(message, inner);

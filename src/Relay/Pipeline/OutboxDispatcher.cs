@@ -2,7 +2,7 @@ using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Relay.Core;
-using Relay.Diagnostics;
+using Relay.Instrumentation;
 using Relay.Mapping;
 
 namespace Relay.Pipeline;
@@ -19,7 +19,8 @@ sealed class OutboxDispatcher(
     CheckpointTracker tracker,
     Func<SourcePosition, string> formatPosition,
     RelayMetrics metrics,
-    ILogger logger) : IOutboxSink
+    ILogger logger,
+    TimeProvider time) : IOutboxSink
 {
     public const string TableHeader = "relay.table";
     public const string PositionHeader = "relay.position";
@@ -30,7 +31,7 @@ sealed class OutboxDispatcher(
 
     public async ValueTask OnRowAsync(OutboxRow row, CancellationToken cancellationToken)
     {
-        var receivedAt = DateTime.UtcNow;
+        var receivedAt = time.GetUtcNow().UtcDateTime;
         var tableMetrics = metrics.For(row.Table);
         tableMetrics.RowsReceived.Inc();
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
@@ -61,9 +62,9 @@ sealed class OutboxDispatcher(
         }
     }
 
-    public ValueTask OnCommitAsync(SourcePosition position, CancellationToken cancellationToken)
+    public ValueTask OnCommitAsync(SourcePosition position, DateTime committedAt, CancellationToken cancellationToken)
     {
-        tracker.Commit(position);
+        tracker.Commit(position, committedAt);
         return ValueTask.CompletedTask;
     }
 
@@ -78,7 +79,7 @@ sealed class OutboxDispatcher(
         {
             tracker.Acknowledge(context.Sequence);
             context.Metrics.Published.Inc();
-            var now = DateTime.UtcNow;
+            var now = time.GetUtcNow().UtcDateTime;
             metrics.CommitToAck.Observe(Math.Max(0, (now - context.CommittedAt).TotalSeconds));
             metrics.ReceiveToAck.Observe((now - context.ReceivedAt).TotalSeconds);
         }

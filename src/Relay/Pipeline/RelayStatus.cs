@@ -1,13 +1,13 @@
 namespace Relay.Pipeline;
 
-/// <summary>What the relay is doing, for the health endpoints, and how it ended.</summary>
+/// <summary>What the relay is doing, for the health endpoints and metrics, and how it ended.</summary>
 /// <remarks>
-/// On .NET 10 a stopped host exits 0 even after a worker failed, so the worker records the code here and
-/// <c>Program</c> returns it: Kubernetes then sees a crash, not a clean exit.
+/// On .NET 10 a stopped host exits 0 even after a worker failed, so the supervisor records the code here and
+/// <c>relay run</c> returns it: Kubernetes then sees a crash, not a clean exit.
 /// </remarks>
-public sealed class RelayStatus
+public sealed class RelayStatus(TimeProvider time)
 {
-    long _lastTick = Environment.TickCount64;
+    long _lastTick = time.GetTimestamp();
 
     public RelayState State { get; private set; } = RelayState.Starting;
 
@@ -16,10 +16,13 @@ public sealed class RelayStatus
 
     public string? FatalError { get; private set; }
 
-    /// <summary>Time since the worker's loops last showed they run.</summary>
-    public TimeSpan SinceLastTick => TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastTick));
+    /// <summary>The connected run, while there is one.</summary>
+    public IRunSnapshot? CurrentRun { get; set; }
 
-    public void Tick() => Interlocked.Exchange(ref _lastTick, Environment.TickCount64);
+    /// <summary>Time since the relay's loops last showed they run.</summary>
+    public TimeSpan SinceLastTick => time.GetElapsedTime(Interlocked.Read(ref _lastTick));
+
+    public void Tick() => Interlocked.Exchange(ref _lastTick, time.GetTimestamp());
 
     public void Set(RelayState state)
     {

@@ -1,8 +1,7 @@
 using Prometheus;
 using Relay.Core;
-using Relay.Pipeline;
 
-namespace Relay.Diagnostics;
+namespace Relay.Instrumentation;
 
 /// <summary>
 /// Relay's Prometheus metrics, in base units with bounded labels (table at most). One registry per host, so several
@@ -30,26 +29,14 @@ public sealed class RelayMetrics
         InFlightBytes = factory.CreateGauge("relay_in_flight_bytes", "Key and value bytes produced and not yet acknowledged.");
         SecondsSinceLastConfirmable = factory.CreateGauge("relay_seconds_since_last_acknowledged_commit",
             "Seconds since a source position last became fully acknowledged (grows while Kafka stalls).");
-        SlotLagBytes = factory.CreateGauge("relay_replication_slot_lag_bytes",
-            "WAL the server retains for Relay: pg_current_wal_lsn() - confirmed_flush_lsn, sampled on an ordinary connection.");
+        SourceLagSeconds = factory.CreateGauge("relay_source_lag_seconds",
+            "Seconds the confirmed position is behind the source: the age of the oldest transaction received and not yet confirmed (0 when caught up).");
         ReceivedPosition = factory.CreateGauge("relay_received_position", "Newest source position received (PostgreSQL: LSN as a number).");
         ConfirmedPosition = factory.CreateGauge("relay_confirmed_position", "Newest source position confirmed to the source (PostgreSQL: LSN as a number).");
         SourceConnected = factory.CreateGauge("relay_source_connected", "1 while a replication session with the source is open.");
         Role = factory.CreateGauge("relay_role", "1 for the relay's current role: active (streaming) or standby.", "role");
         Role.WithLabels("active").Set(0);
         Role.WithLabels("standby").Set(0);
-
-        Registry.AddBeforeCollectCallback(() =>
-        {
-            if (Tracker is { } tracker)
-            {
-                InFlightMessages.Set(tracker.InFlightMessages);
-                InFlightBytes.Set(tracker.InFlightBytes);
-                SecondsSinceLastConfirmable.Set((Environment.TickCount64 - tracker.LastConfirmableTicks) / 1000.0);
-            }
-            if (Stream is { } stream)
-                ReceivedPosition.Set((double)stream.Received.Commit);
-        });
     }
 
     public CollectorRegistry Registry { get; }
@@ -64,15 +51,11 @@ public sealed class RelayMetrics
     public Gauge InFlightMessages { get; }
     public Gauge InFlightBytes { get; }
     public Gauge SecondsSinceLastConfirmable { get; }
-    public Gauge SlotLagBytes { get; }
+    public Gauge SourceLagSeconds { get; }
     public Gauge ReceivedPosition { get; }
     public Gauge ConfirmedPosition { get; }
     public Gauge SourceConnected { get; }
     public Gauge Role { get; }
-
-    /// <summary>The current run's tracker and stream, read when Prometheus scrapes.</summary>
-    internal CheckpointTracker? Tracker { get; set; }
-    internal IOutboxStream? Stream { get; set; }
 
     readonly System.Collections.Concurrent.ConcurrentDictionary<OutboxTableMapping, TableMetrics> _tables = new();
 

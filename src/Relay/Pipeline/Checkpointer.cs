@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Logging;
+using Relay.Core;
+using Relay.Instrumentation;
+using Relay.Options;
+
+namespace Relay.Pipeline;
+
+/// <summary>
+/// Confirms to the source, every <see cref="PipelineOptions.ConfirmInterval"/>, the newest position the tracker says is
+/// fully acknowledged (Debezium's offset commit), and watches for Kafka stalls. Time comes from a
+/// <see cref="TimeProvider"/>, so the loop and the stall rule are tested without waiting.
+/// </summary>
+sealed class Checkpointer(
+    CheckpointTracker tracker,
+    IOutboxStream stream,
+    PipelineOptions options,
+    RelayStatus status,
+    RelayMetrics metrics,
+    ILogger logger,
+    TimeProvider time)
+{
+    static readonly TimeSpan StallRepeat = TimeSpan.FromSeconds(30), ProgressEvery = TimeSpan.FromSeconds(30);
+
+    readonly StallWatch _stalls = new(options.StallWarningAfter, StallRepeat);
+
+    /// <summary>The newest position confirmed to the source in this run.</summary>
+    public SourcePosition Confirmed { get; private set; }
+
+    /// <summary>Set when the source says another relay took the position over (SQL Server lease): this run must stop.</summary>
+    public StandbyException? LostClaim { get; private set; }
+
+    /// <summary>Raised once when <see cref="LostClaim"/> is set.</summary>
+    public event Action? ClaimLost;
+
+    /// <summary>Confirms, watches and ticks until <paramref name="stop"/> is cancelled.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(options.ConfirmInterval, time);
+        var lastProgressLog = time.GetTimestamp();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                await ConfirmAsync(stop);
+                WatchForStall();
+                status.Tick();
+                if (time.GetElapsedTime(lastProgressLog) >= ProgressEvery)
+                {
+                    lastProgressLog = time.GetTimestamp();
+                    Log.Progress(logger, tracker.Produced, tracker.InFlightMessages, Describe(Confirmed));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Confirms what is confirmable and newer than what was confirmed; a failure is logged and tried again next time.</summary>
+    public async Task ConfirmAsync(CancellationToken cancellationToken)
+    {
+        var position = tracker.Confirmable;
+        if (position <= Confirmed || LostClaim is not null)
+            return;
+        try
+        {
+            await stream.ConfirmAsync(position, cancellationToken);
+            Confirmed = position;
+            metrics.ConfirmedPosition.Set((double)position.Commit);
+        }
+        catch (StandbyException e)
+        {
+            LostClaim = e;
+            ClaimLost?.Invoke();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.ConfirmFailed(logger, e, stream.Format(position));
+        }
+    }
+
+    /// <summary>A broker outage shows as acknowledgements that stop while messages wait: say so, then say when it ends.</summary>
+    public void WatchForStall()
+    {
+        var now = time.GetUtcNow();
+        var news = _stalls.Observe(now, tracker.InFlightMessages, now - tracker.SinceLastAcknowledged);
+        if (news.Kind == StallNewsKind.Stalled)
+            Log.Stalled(logger, news.Duration, tracker.InFlightMessages, Describe(Confirmed));
+        else if (news.Kind == StallNewsKind.Resumed)
+            Log.StallEnded(logger, news.Duration);
+    }
+
+    public string Describe(SourcePosition position) =>
+        position == SourcePosition.None ? "(nothing new in this run)" : stream.Format(position);
+}
