@@ -53,7 +53,7 @@ public class HotPath
         _textInsert = Insert(Value('t', Encoding.UTF8.GetBytes(Guid.NewGuid().ToString())), Value('t', "Order"u8.ToArray()), Value('t', "key-42"u8.ToArray()),
             Value('t', "OrderCreated"u8.ToArray()), Value('t', Encoding.UTF8.GetBytes(payload)), Value('t', "2026-11-26 08:00:00.123456+00"u8.ToArray()));
         _decoder.Decode([(byte)'B', .. new byte[20]]);
-        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), p => p.ToString(), new RelayMetrics(), NullLogger.Instance, TimeProvider.System);
+        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), new NoStream(), new RelayMetrics(), NullLogger.Instance, TimeProvider.System);
     }
 
     [Benchmark(Description = "decode pgoutput insert (binary values) -> row")]
@@ -138,4 +138,14 @@ static class ConfigExtensions
         config.Set(key, value);
         return config;
     }
+}
+
+/// <summary>Only formats positions: the dispatcher's view of a stream in these benchmarks.</summary>
+sealed class NoStream : IOutboxStream
+{
+    public Task ReadAsync(IOutboxSink sink, CancellationToken stopReading) => Task.CompletedTask;
+    public Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken) => Task.CompletedTask;
+    public SourcePosition Received => SourcePosition.None;
+    public string Format(SourcePosition position) => position.ToString();
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -46,6 +46,12 @@ public interface IOutboxStream : IAsyncDisposable
 
     /// <summary>Formats a position the way the database's own tools print it (e.g. <c>0/16B3748</c>).</summary>
     string Format(SourcePosition position);
+
+    /// <summary>
+    /// How an operator skips the transaction at <paramref name="position"/> (a row that cannot be published), e.g. the
+    /// exact statement to run; null when the source has no such step.
+    /// </summary>
+    string? DescribeSkip(SourcePosition position) => null;
 }
 
 /// <summary>Receives a stream's changes, in log order.</summary>

@@ -46,7 +46,10 @@ public sealed class TopicTemplate
         return new TopicTemplate(template, parts.ToArray());
     }
 
-    /// <summary>The topic for a row, or null with a reason when a placeholder's value is NULL or makes an invalid name.</summary>
+    /// <summary>
+    /// The topic for a row, with a reason when a placeholder's value is NULL (the topic is then null) or makes an invalid
+    /// name (the invalid name is returned, for the dead letter's <c>relay.topic</c> header).
+    /// </summary>
     public string? Render(OutboxRow row, out string? problem)
     {
         var builder = new StringBuilder();
@@ -69,7 +72,7 @@ public sealed class TopicTemplate
         if (!IsValidTopicName(topic))
         {
             problem = $"routed topic '{topic}' is not a valid Kafka topic name";
-            return null;
+            return topic;
         }
         problem = null;
         return topic;

@@ -38,4 +38,13 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.Postgres + 10, LogLevel.Warning, "Prerequisite {Check}: {Detail}. Fix: {Fix}")]
     public static partial void PrerequisiteWarning(ILogger logger, string check, string detail, string fix);
+
+    [LoggerMessage(EventIdRanges.Postgres + 11, LogLevel.Critical, "Outbox changed while streaming: {Change}. Relay stopped without confirming past {Lsn}; the catalog was last seen intact at {IntactAt:u}")]
+    public static partial void CatalogChanged(ILogger logger, string change, string lsn, DateTime intactAt);
+
+    [LoggerMessage(EventIdRanges.Postgres + 12, LogLevel.Error, "Replication slot {Slot} that Relay streamed publication {Publication} through is gone (dropped, a failover to a server without it, or pg_upgrade before PostgreSQL 17): outbox rows committed between its last confirmed position and now were not published. Creating a new slot; re-publish those rows (docs/operations.md, \"Lost slot\"), or set Relay:Postgres:OnLostSlot to Stop to be stopped instead")]
+    public static partial void SlotLost(ILogger logger, string slot, string publication);
+
+    [LoggerMessage(EventIdRanges.Postgres + 13, LogLevel.Warning, "Could not note slot on publication {Publication} ({Reason}): a slot lost later will look like a first start. Make Relay's role the publication's owner to fix this")]
+    public static partial void SlotNotNoted(ILogger logger, string publication, string reason);
 }

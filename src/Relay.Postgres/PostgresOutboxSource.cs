@@ -14,6 +14,7 @@ namespace Relay.Postgres;
 public sealed class PostgresOutboxSource(
     IOptions<PostgresSourceOptions> options,
     OutboxMapping outbox,
+    PostgresMetrics metrics,
     ILoggerFactory loggerFactory) : IOutboxSource
 {
     // Read when used, not when constructed: the host validates every option before it starts its services.
@@ -31,10 +32,13 @@ public sealed class PostgresOutboxSource(
             Log.Connected(_logger, connection.PostgreSqlVersion.ToString(), connection.Database);
             var inspection = await new PostgresPrerequisites(_options, Tables).InspectAsync(connection, cancellationToken);
             ThrowOnFailures(inspection.Findings);
-            if (!inspection.PublicationExists && !await TryCreatePublicationAsync(connection, cancellationToken))
+            var viaRoot = inspection.Tables.Values.Any(t => t.Partitioned);
+            if (inspection.Publication is null && !await TryCreatePublicationAsync(connection, viaRoot, cancellationToken))
                 return await PrepareAsync(cancellationToken);   // another relay created it just now: check what it made
-            var start = inspection.Slot is { } slot ? UseSlot(slot) : await CreateSlotAsync(cancellationToken);
-            return new PostgresPlan(inspection.ColumnTypes, ChooseBinary(inspection), start);
+            if (inspection.SlotLost)
+                OnLostSlot();
+            var start = inspection.Slot is { } slot ? UseSlot(slot) : await CreateSlotAsync(connection, cancellationToken);
+            return new PostgresPlan(inspection.ColumnTypes, ChooseBinary(inspection), start, new CatalogSnapshot(inspection, _options.PublicationName));
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
@@ -62,7 +66,7 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, Tables, prepared, _logger);
+            return new PostgresOutboxStream(connection, _options, Tables, prepared, new CatalogWatch(_options, prepared.Catalog), _logger);
         }
         catch (Exception e)
         {
@@ -122,12 +126,13 @@ public sealed class PostgresOutboxSource(
     }
 
     /// <returns>False when another process created the publication first.</returns>
-    async Task<bool> TryCreatePublicationAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    async Task<bool> TryCreatePublicationAsync(NpgsqlConnection connection, bool viaRoot, CancellationToken cancellationToken)
     {
         var name = _options.PublicationName;
         var tableList = string.Join(", ", Tables.Select(Sql.Quote));
-        await using var create = new NpgsqlCommand(
-            $"CREATE PUBLICATION {Sql.QuoteIdentifier(name)} FOR TABLE {tableList} WITH (publish = 'insert')", connection);
+        // A partitioned outbox is published under its own name (PostgreSQL 13+), not its partitions'.
+        var with = viaRoot ? "publish = 'insert', publish_via_partition_root = true" : "publish = 'insert'";
+        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Sql.QuoteIdentifier(name)} FOR TABLE {tableList} WITH ({with})", connection);
         try
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
@@ -138,6 +143,18 @@ public sealed class PostgresOutboxSource(
         {
             return false;
         }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new RelayConfigurationException(
+                $"{PostgresSourceOptions.Section}:PublicationName: role '{connection.UserName}' may not create publication '{name}' ({e.MessageText}): " +
+                $"run as the tables' owner: {PostgresPrerequisites.CreatePublicationStatement(name, Tables, viaRoot)}.", e);
+        }
+    }
+
+    void OnLostSlot()
+    {
+        Log.SlotLost(_logger, _options.SlotName, _options.PublicationName);
+        metrics.SlotRecreated();
     }
 
     string UseSlot(SlotState slot)
@@ -149,22 +166,59 @@ public sealed class PostgresOutboxSource(
     }
 
     /// <returns>Where the new slot starts (its consistent point).</returns>
-    async Task<string> CreateSlotAsync(CancellationToken cancellationToken)
+    async Task<string> CreateSlotAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var slot = _options.SlotName;
         await using var replication = new LogicalReplicationConnection(_options.ConnectionString);
         await replication.Open(cancellationToken);
+        // Creating a slot waits for every transaction with an id open at that moment: one left open would make it
+        // wait for ever, so give it a while, then name the transactions to end.
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        patience.CancelAfter(SlotCreationPatience);
         try
         {
             var created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false,
-                slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: cancellationToken);
+                slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: patience.Token);
             Log.SlotCreated(_logger, slot, created.ConsistentPoint.ToString());
+            await NoteSlotOnPublicationAsync(connection, cancellationToken);
             return created.ConsistentPoint.ToString();
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
         {
             Log.SlotCreatedConcurrently(_logger, slot);
             return "the slot's confirmed position";
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ConfigurationLimitExceeded)
+        {
+            throw new RelayConfigurationException(
+                $"{PostgresSourceOptions.Section}:SlotName: cannot create replication slot '{slot}': {e.MessageText}. " +
+                "Raise max_replication_slots (restart needed) or drop an unused slot.", e);
+        }
+        catch (Exception e) when (patience.IsCancellationRequested && !cancellationToken.IsCancellationRequested && e is OperationCanceledException or NpgsqlException)
+        {
+            var blockers = await PostgresPrerequisites.OpenTransactionsAsync(connection, SlotCreationPatience, CancellationToken.None);
+            throw new RelayConfigurationException(
+                $"{PostgresSourceOptions.Section}:SlotName: creating replication slot '{slot}' waited {SlotCreationPatience.TotalSeconds:0} s for transactions " +
+                $"that were open when it began: {(blockers.Count == 0 ? "(they have ended since; start again)" : PostgresPrerequisites.Describe(blockers))}. " +
+                (blockers.Count == 0 ? "" : $"End them ({string.Join("; ", blockers.Select(b => $"SELECT pg_terminate_backend({b.Pid})"))}) or let them finish, then start again."), e);
+        }
+    }
+
+    /// <summary>How long slot creation may wait for open transactions before Relay names them and stops.</summary>
+    internal static TimeSpan SlotCreationPatience { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Leaves Relay's note on the publication, so that a slot lost later is told from a first start.</summary>
+    async Task NoteSlotOnPublicationAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var note = PostgresPrerequisites.SlotNote(_options.SlotName).Replace("'", "''");
+        await using var comment = new NpgsqlCommand($"COMMENT ON PUBLICATION {Sql.QuoteIdentifier(_options.PublicationName)} IS '{note}'", connection);
+        try
+        {
+            await comment.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            Log.SlotNotNoted(_logger, _options.PublicationName, e.MessageText);
         }
     }
 }
@@ -173,4 +227,6 @@ public sealed class PostgresOutboxSource(
 /// <param name="ColumnTypes">Each mapped column's type (a domain as its base type), to read binary values.</param>
 /// <param name="BinaryValues">Whether pgoutput sends values in binary (14+, and every mapped type allows it).</param>
 /// <param name="StartsAt">Where the slot stands (for the "streaming from" log line).</param>
-sealed record PostgresPlan(IReadOnlyDictionary<(string Table, string Column), PgType> ColumnTypes, bool BinaryValues, string StartsAt) : SourcePlan;
+/// <param name="Catalog">The tables and publication as found, watched while streaming (<see cref="CatalogWatch"/>).</param>
+sealed record PostgresPlan(IReadOnlyDictionary<(string Table, string Column), PgType> ColumnTypes, bool BinaryValues, string StartsAt,
+    CatalogSnapshot Catalog) : SourcePlan;

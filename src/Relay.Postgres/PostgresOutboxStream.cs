@@ -23,6 +23,8 @@ sealed class PostgresOutboxStream : IOutboxStream
     byte[] _buffer = new byte[BufferSize];
     readonly CancellationTokenSource _lifetime = new();
     readonly string _startsAt;
+    readonly CatalogWatch _catalog;
+    SourcePosition _confirmed;
     IAsyncEnumerator<XLogDataMessage>? _messages;
     Task<bool>? _pendingMove;
     // Reading state (a stream is read once): inside a transaction, the last position handed to the sink, the idle timer.
@@ -32,8 +34,9 @@ sealed class PostgresOutboxStream : IOutboxStream
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, PostgresPlan plan, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, PostgresPlan plan, CatalogWatch catalog, ILogger logger)
     {
+        _catalog = catalog;
         _startsAt = plan.StartsAt;
         _connection = connection;
         _options = options;
@@ -43,6 +46,14 @@ sealed class PostgresOutboxStream : IOutboxStream
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);
+
+    /// <summary>
+    /// A row's position is its transaction's commit LSN; decoding skips transactions whose commit record lies before the
+    /// slot's confirmed position, so advancing the slot one byte past it skips exactly that transaction (run it with
+    /// Relay stopped).
+    /// </summary>
+    public string DescribeSkip(SourcePosition position) =>
+        $"with Relay stopped, SELECT pg_replication_slot_advance('{_options.SlotName}', '{Lsn.Format(new SourcePosition(position.Commit + 1))}')";
 
     public SourcePosition Received => Lsn.ToPosition(_connection.LastReceivedLsn);
 
@@ -196,10 +207,26 @@ sealed class PostgresOutboxStream : IOutboxStream
         }
     }
 
+    /// <summary>
+    /// Confirms <paramref name="position"/> to the slot once the outbox tables and the publication are checked to be as
+    /// they were (<see cref="CatalogWatch"/>); otherwise stops the relay (exit 1) without confirming, saying what changed.
+    /// </summary>
     public async Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken)
     {
+        if (await _catalog.FindChangeAsync(cancellationToken) is { } change)
+        {
+            var confirmed = _confirmed == SourcePosition.None ? "the slot's position at start" : Lsn.Format(_confirmed);
+            Log.CatalogChanged(_logger, change, confirmed, _catalog.LastIntact);
+            throw new RelayConfigurationException(
+                $"{change} while Relay was streaming, so the server stopped sending those rows. Relay stopped without confirming past {confirmed}; " +
+                $"the tables and publication were last seen intact at {_catalog.LastIntact:u}. Recover: put the table back in publication " +
+                $"'{_options.PublicationName}' (ALTER PUBLICATION {_options.PublicationName} ADD TABLE …, SET (publish = 'insert'), or drop the slot " +
+                $"(SELECT pg_drop_replication_slot('{_options.SlotName}')) if the publication is gone), re-publish the outbox rows committed since " +
+                $"{_catalog.LastIntact:u}, then start Relay (docs/operations.md, \"Outbox table or publication changed\").");
+        }
         _connection.SetReplicationStatus(Lsn.FromPosition(position));
         await _connection.SendStatusUpdate(cancellationToken);
+        _confirmed = position;
         Log.Confirmed(_logger, Lsn.Format(position), _options.SlotName);
     }
 
@@ -220,6 +247,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             catch (Exception) { /* ditto */ }
         }
         await _connection.DisposeAsync();
+        await _catalog.DisposeAsync();
         _lifetime.Dispose();
     }
 

@@ -9,23 +9,26 @@ namespace Relay.Postgres;
 /// The daemon and <c>relay check</c> both use these findings, so they never disagree: a failure stops the daemon at
 /// start (and is a FAIL in the check), a warning is logged (WARN).
 /// </summary>
-sealed class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables)
+sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables)
 {
     readonly List<PreflightCheck> _findings = [];
     readonly Dictionary<(string Table, string Column), PgType> _columnTypes = [];
+    readonly Dictionary<string, TableFacts> _tables = [];
 
     public async Task<PostgresInspection> InspectAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         _findings.Clear();
         _columnTypes.Clear();
+        _tables.Clear();
         await SettingsAsync(connection, cancellationToken);
         await RoleAsync(connection, cancellationToken);
         foreach (var table in tables)
             await TableAsync(connection, table, cancellationToken);
-        var publicationExists = await PublicationAsync(connection, cancellationToken);
-        var slot = await SlotAsync(connection, cancellationToken);
+        var publication = await PublicationAsync(connection, cancellationToken);
+        var slot = await SlotAsync(connection, publication, cancellationToken);
+        var lost = slot is null && publication?.MarkedSlot == options.SlotName;
         return new PostgresInspection(_findings.ToList(), connection.PostgreSqlVersion.Major, connection.Database,
-            new Dictionary<(string, string), PgType>(_columnTypes), publicationExists, slot);
+            new Dictionary<(string, string), PgType>(_columnTypes), new Dictionary<string, TableFacts>(_tables), publication, slot, lost);
     }
 
     static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
@@ -77,9 +80,11 @@ sealed class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<
 
     async Task TableAsync(NpgsqlConnection connection, OutboxTableMapping table, CancellationToken cancellationToken)
     {
-        // Each column with its type, and for a domain the type underneath (which decides its binary format).
+        // Each column with its type (for a domain, the type underneath, which decides its binary format) and whether it
+        // is generated; the table's OID, whether it is partitioned, and whether this role owns it.
         const string sql = """
-            SELECT a.attname, a.atttypid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END
+            SELECT a.attname, a.atttypid, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, a.attgenerated <> '',
+                   c.oid, c.relkind = 'p', pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text
             FROM pg_catalog.pg_class c
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -88,13 +93,19 @@ sealed class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<
             """;
         await using var command = new NpgsqlCommand(sql, connection) { Parameters = { new() { Value = table.Schema }, new() { Value = table.Name } } };
         var columns = new HashSet<string>(StringComparer.Ordinal);
+        var generated = new List<MappedColumn>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                columns.Add(reader.GetString(0));
-                if (table.Columns.Any(c => c.Name == reader.GetString(0)))
-                    _columnTypes[(table.QualifiedName, reader.GetString(0))] = new PgType(reader.GetFieldValue<uint>(1), reader.GetFieldValue<uint>(2));
+                var column = reader.GetString(0);
+                columns.Add(column);
+                _tables[table.QualifiedName] = new TableFacts(reader.GetFieldValue<uint>(4), reader.GetBoolean(5), reader.GetBoolean(6), reader.GetString(7));
+                if (table.Columns.FirstOrDefault(c => c.Name == column) is not { } mapped)
+                    continue;
+                _columnTypes[(table.QualifiedName, column)] = new PgType(reader.GetFieldValue<uint>(1), reader.GetFieldValue<uint>(2));
+                if (reader.GetBoolean(3))
+                    generated.Add(mapped);
             }
         }
         var name = $"table {table.QualifiedName}";
@@ -106,120 +117,29 @@ sealed class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<
             return;
         }
         var missing = table.Columns.Where(c => !columns.Contains(c.Name)).ToList();
-        _findings.Add(missing.Count == 0
-            ? PreflightCheck.Pass(name, $"has the mapped columns {string.Join(", ", table.Columns.Select(c => c.Name))}")
-            : PreflightCheck.Fail(name,
+        if (missing.Count > 0)
+            _findings.Add(PreflightCheck.Fail(name,
                 string.Join("; ", missing.Select(c => $"{c.ConfigurationKey}: column '{c.Name}' does not exist in table '{table.QualifiedName}'")) +
                 $" (it has: {string.Join(", ", columns.Order())})",
                 "add the columns, or fix the mapping keys named"));
-    }
-
-    /// <returns>Whether the publication exists.</returns>
-    async Task<bool> PublicationAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        var publication = options.PublicationName;
-        var name = $"publication {publication}";
-        const string key = PostgresSourceOptions.Section + ":PublicationName";
-        await using var command = new NpgsqlCommand(
-            "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_catalog.pg_publication WHERE pubname = $1", connection)
-            { Parameters = { new() { Value = publication } } };
-        bool all, insert, update, delete, truncate;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                _findings.Add(options.CreatePublication
-                    ? PreflightCheck.Pass(name, "does not exist yet; Relay creates it at start (publish = 'insert')")
-                    : PreflightCheck.Fail(name,
-                        $"{key}: publication '{publication}' does not exist and {PostgresSourceOptions.Section}:CreatePublication is false",
-                        $"create it with {CreatePublicationStatement(publication, tables)}"));
-                return false;
-            }
-            (all, insert, update, delete, truncate) = (reader.GetBoolean(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetBoolean(4));
-        }
-        var published = await PublishedTablesAsync(connection, cancellationToken);
-        var missing = all ? [] : tables.Where(t => !published.Contains(t.QualifiedName)).ToList();
-        var extra = new[] { (update, "update"), (delete, "delete"), (truncate, "truncate") }.Where(p => p.Item1).Select(p => p.Item2).ToList();
-        if (missing.Count > 0)
+        else if (generated.Count > 0)
             _findings.Add(PreflightCheck.Fail(name,
-                $"{key}: publication '{publication}' exists but does not include {string.Join(", ", missing.Select(t => t.QualifiedName))}",
-                $"run ALTER PUBLICATION {publication} ADD TABLE {string.Join(", ", missing.Select(Sql.Quote))}, or name another publication"));
-        else if (!insert)
-            _findings.Add(PreflightCheck.Fail(name, $"{key}: publication '{publication}' does not publish inserts",
-                $"run ALTER PUBLICATION {publication} SET (publish = 'insert')"));
-        else if (extra.Count > 0)
-            // Relay ignores what is not an insert, but the server still decodes and sends it.
-            _findings.Add(PreflightCheck.Warn(name, $"also publishes {string.Join(", ", extra)}, which Relay ignores but the server still decodes and sends",
-                $"ALTER PUBLICATION {publication} SET (publish = 'insert')"));
-        else
-            _findings.Add(PreflightCheck.Pass(name, all ? "covers all tables, inserts only" : "covers the outbox tables, inserts only"));
-        return true;
-    }
-
-    async Task<HashSet<string>> PublishedTablesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            "SELECT schemaname || '.' || tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1", connection)
-            { Parameters = { new() { Value = options.PublicationName } } };
-        var published = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-            published.Add(reader.GetString(0));
-        return published;
-    }
-
-    /// <returns>The slot as found, or null when it does not exist.</returns>
-    async Task<SlotState?> SlotAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        var slot = options.SlotName;
-        var name = $"replication slot {slot}";
-        const string key = PostgresSourceOptions.Section + ":SlotName";
-        // wal_status exists from PostgreSQL 13 on; before that a lost slot shows itself when streaming starts.
-        var modern = connection.PostgreSqlVersion.Major >= 13;
-        await using var command = new NpgsqlCommand($"""
-            SELECT plugin, slot_type, database, confirmed_flush_lsn::text, active_pid, {(modern ? "wal_status" : "NULL::text")},
-                   pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint,
-                   {(modern ? "current_setting('max_slot_wal_keep_size')" : "'-1'")}
-            FROM pg_catalog.pg_replication_slots WHERE slot_name = $1
-            """, connection) { Parameters = { new() { Value = slot } } };
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            _findings.Add(options.CreateSlot
-                ? PreflightCheck.Pass(name, "does not exist yet; Relay creates it at start (pgoutput)")
-                : PreflightCheck.Fail(name, $"{key}: replication slot '{slot}' does not exist and {PostgresSourceOptions.Section}:CreateSlot is false",
-                    $"create it with SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')"));
-            return null;
-        }
-        var (plugin, type, database) = (reader.IsDBNull(0) ? "" : reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2));
-        var state = new SlotState(reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetInt32(4));
-        var walStatus = reader.IsDBNull(5) ? null : reader.GetString(5);
-        var retained = reader.IsDBNull(6) ? 0 : reader.GetInt64(6);
-        var keepSize = reader.GetString(7);
-        if (type != "logical" || plugin != "pgoutput")
-            _findings.Add(PreflightCheck.Fail(name, $"{key}: slot '{slot}' exists but is a {type} slot with plugin '{plugin}'; Relay needs a logical slot with plugin 'pgoutput'",
-                "name another slot in Relay:Postgres:SlotName, or drop this one"));
-        else if (database != connection.Database)
-            _findings.Add(PreflightCheck.Fail(name, $"{key}: slot '{slot}' belongs to database '{database}', not '{connection.Database}'",
-                "name another slot in Relay:Postgres:SlotName"));
-        else if (walStatus == "lost")
+                string.Join("; ", generated.Select(c => $"{c.ConfigurationKey}: column '{c.Name}' of table '{table.QualifiedName}' is GENERATED")) +
+                ", and pgoutput does not send generated columns (before PostgreSQL 18, and Relay does not ask for them)",
+                "map a stored column instead (set it in the INSERT, or with a trigger)"));
+        else if (_tables[table.QualifiedName].Partitioned && connection.PostgreSqlVersion.Major < 13)
             _findings.Add(PreflightCheck.Fail(name,
-                $"{key}: replication slot '{slot}' has lost WAL it still needed (wal_status = lost, confirmed up to {state.ConfirmedLsn ?? "(none)"}): " +
-                "outbox rows committed after that were removed before Relay published them",
-                $"recover them from the outbox table, then drop and recreate the slot (SELECT pg_drop_replication_slot('{slot}')); " +
-                "raise max_slot_wal_keep_size to prevent this"));
-        else if (walStatus == "unreserved")
-            _findings.Add(PreflightCheck.Warn(name, $"wal_status = unreserved: {retained} bytes retained, beyond max_slot_wal_keep_size = {keepSize}; WAL will be removed soon",
-                "keep Relay streaming (it is about to lose rows), or raise max_slot_wal_keep_size"));
+                $"{table.ConfigurationKey}:Table: table '{table.QualifiedName}' is partitioned, and PostgreSQL {connection.PostgreSqlVersion.Major} publishes " +
+                "a partitioned table only under its partitions' names (publish_via_partition_root needs PostgreSQL 13)",
+                "upgrade to PostgreSQL 13 or later, or use a table that is not partitioned"));
         else
-            _findings.Add(PreflightCheck.Pass(name,
-                $"pgoutput, {(state.ActivePid is { } pid ? $"active (PID {pid}): a new relay would be a standby" : "inactive")}, " +
-                $"wal_status {walStatus ?? "n/a (PostgreSQL < 13)"}, {retained} bytes retained (max_slot_wal_keep_size = {keepSize})"));
-        return state;
+            _findings.Add(PreflightCheck.Pass(name, $"has the mapped columns {string.Join(", ", table.Columns.Select(c => c.Name))}" +
+                (_tables[table.QualifiedName].Partitioned ? " (partitioned: published via its root)" : "")));
     }
 
-    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables) =>
-        $"CREATE PUBLICATION {publication} FOR TABLE {string.Join(", ", tables.Select(t => t.QualifiedName))} WITH (publish = 'insert')";
+    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables, bool viaRoot) =>
+        $"CREATE PUBLICATION {publication} FOR TABLE {string.Join(", ", tables.Select(t => t.QualifiedName))} WITH (publish = 'insert'" +
+        (viaRoot ? ", publish_via_partition_root = true)" : ")");
 }
 
 /// <summary>What <see cref="PostgresPrerequisites"/> found: the findings, and the facts the source acts on.</summary>
@@ -228,8 +148,16 @@ sealed record PostgresInspection(
     int ServerMajorVersion,
     string Database,
     IReadOnlyDictionary<(string Table, string Column), PgType> ColumnTypes,
-    bool PublicationExists,
-    SlotState? Slot);
+    IReadOnlyDictionary<string, TableFacts> Tables,
+    PublicationState? Publication,
+    SlotState? Slot,
+    bool SlotLost);
+
+/// <summary>An outbox table as the catalog has it: its OID, whether it is partitioned, whether this role owns it.</summary>
+sealed record TableFacts(uint Oid, bool Partitioned, bool Owned, string Owner);
+
+/// <summary>The publication as found: what it publishes, and the slot Relay noted on it (see <see cref="PostgresPrerequisites"/>).</summary>
+sealed record PublicationState(bool Insert, bool ViaRoot, string? MarkedSlot);
 
 /// <summary>The slot as the catalog shows it: its confirmed position and the PID of the process streaming from it, if any.</summary>
 sealed record SlotState(string? ConfirmedLsn, int? ActivePid);

@@ -15,6 +15,7 @@ public static class PostgresServiceCollectionExtensions
         services.AddOptions<PostgresSourceOptions>().BindConfiguration(PostgresSourceOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PostgresSourceOptions>, PostgresSourceOptionsValidator>();
         services.AddSingleton<IOutboxSource, PostgresOutboxSource>();
+        services.AddSingleton<PostgresMetrics>();
         services.AddHostedService<SlotLagMonitor>();
         return services;
     }

@@ -25,8 +25,19 @@ public sealed class PostgresSourceOptions
     /// <summary>Create the publication when it does not exist. Default <c>true</c>.</summary>
     public bool CreatePublication { get; set; } = true;
 
-    /// <summary>Create the replication slot when it does not exist. Default <c>true</c>.</summary>
+    /// <summary>
+    /// Create the replication slot when it does not exist (a first start). Default <c>true</c>. A slot that Relay used
+    /// before and is gone is a different case: see <see cref="OnLostSlot"/>.
+    /// </summary>
     public bool CreateSlot { get; set; } = true;
+
+    /// <summary>
+    /// When the slot Relay streamed through before is gone (dropped, a failover to a server without it, pg_upgrade before
+    /// PostgreSQL 17), rows committed in between were not published. <c>Recreate</c> (default): log an error saying so
+    /// (event 2012), set <c>relay_replication_slot_recreated</c>, create a new slot and go on publishing new rows;
+    /// <c>Stop</c>: exit 1 and leave the decision to an operator.
+    /// </summary>
+    public LostSlotPolicy OnLostSlot { get; set; } = LostSlotPolicy.Recreate;
 
     /// <summary>
     /// While no outbox row arrives, how often the server's reported WAL position is taken as processed, so the slot's
@@ -57,3 +68,5 @@ public sealed class PostgresSourceOptions
     /// </summary>
     public TimeSpan WalReceiverStatusInterval { get; set; } = TimeSpan.FromSeconds(10);
 }
+
+public enum LostSlotPolicy { Recreate, Stop }

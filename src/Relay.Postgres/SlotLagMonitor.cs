@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -9,30 +8,21 @@ namespace Relay.Postgres;
 /// Samples how much WAL the server retains for Relay's slot (<c>pg_current_wal_lsn() - confirmed_flush_lsn</c>), on an
 /// ordinary connection, for the <c>relay_replication_slot_lag_bytes</c> gauge: the figure to alert on before a disk fills.
 /// </summary>
-sealed class SlotLagMonitor : BackgroundService
+sealed class SlotLagMonitor(IOptions<PostgresSourceOptions> options, PostgresMetrics metrics) : BackgroundService
 {
-    public const string MeterName = "Relay.Postgres";
-
-    // Read when running, not when constructed: the host validates every option before it starts its services.
-    readonly IOptions<PostgresSourceOptions> _options;
-    long? _retainedBytes;
-
-    public SlotLagMonitor(IOptions<PostgresSourceOptions> options, IMeterFactory meters)
-    {
-        _options = options;
-        var meter = meters.Create(MeterName);
-        meter.CreateObservableGauge("relay_replication_slot_lag_bytes",
-            () => _retainedBytes is { } bytes ? [new Measurement<long>(bytes)] : Array.Empty<Measurement<long>>(),
-            unit: "By", description: "WAL the server retains for Relay: pg_current_wal_lsn() - confirmed_flush_lsn, sampled on an ordinary connection.");
-    }
+    // Options are read when running, not when constructed: the host validates every option before it starts its services.
+    PostgresSourceOptions Settings => options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(_options.Value.LagSampleInterval);
+        using var timer = new PeriodicTimer(Settings.LagSampleInterval);
         try
         {
             do
-                _retainedBytes = await SampleAsync(stoppingToken) ?? _retainedBytes;
+            {
+                if (await SampleAsync(stoppingToken) is { } bytes)
+                    metrics.SetRetainedBytes(bytes);
+            }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -44,11 +34,11 @@ sealed class SlotLagMonitor : BackgroundService
     {
         try
         {
-            await using var connection = new NpgsqlConnection(_options.Value.ConnectionString);
+            await using var connection = new NpgsqlConnection(Settings.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             await using var command = new NpgsqlCommand(
                 "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                connection) { Parameters = { new() { Value = _options.Value.SlotName } } };
+                connection) { Parameters = { new() { Value = Settings.SlotName } } };
             return await command.ExecuteScalarAsync(cancellationToken) is long bytes ? bytes : null;
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)

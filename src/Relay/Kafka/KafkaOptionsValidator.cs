@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Microsoft.Extensions.Options;
 using Relay.Core;
 using Relay.Options;
 
@@ -8,7 +9,7 @@ namespace Relay.Kafka;
 /// Validates <c>Relay:Kafka</c> at start: settings Relay refuses because they would lose messages or reorder a key's
 /// events, then librdkafka's own verdict on every name and value.
 /// </summary>
-sealed class KafkaOptionsValidator() : SectionOptionsValidator<KafkaOptions>(KafkaOptions.Section)
+sealed class KafkaOptionsValidator(IOptions<PipelineOptions> pipeline) : SectionOptionsValidator<KafkaOptions>(KafkaOptions.Section)
 {
     protected override IEnumerable<string> Rules(KafkaOptions options)
     {
@@ -25,7 +26,22 @@ sealed class KafkaOptionsValidator() : SectionOptionsValidator<KafkaOptions>(Kaf
             yield return $"{Key("max.in.flight.requests.per.connection")}: must be 1 to 5 with the idempotent producer";
         if (producer.ContainsKey("transactional.id"))
             yield return $"{Key("transactional.id")}: is not supported; Relay publishes at-least-once with event ids for de-duplication";
-        if (ProbeSettings(KafkaProducerFactory.BuildConfig(options)) is { } problem)
+        foreach (var timeout in new[] { "message.timeout.ms", "delivery.timeout.ms" })
+        {
+            if (producer.TryGetValue(timeout, out var value) && value.Trim() != "0")
+                yield return $"{Key(timeout)}: must be 0 (no timeout; remove the setting): a message that times out lets librdkafka deliver later " +
+                             "messages of the same key first, breaking per-key order. Relay waits for the broker instead and reports a stall " +
+                             "(log event 1102, relay_seconds_since_last_acknowledged_commit)";
+        }
+        var window = pipeline.Value.MaxInFlightMessages;
+        if (producer.TryGetValue("queue.buffering.max.messages", out var queue) && int.TryParse(queue, out var queued) && queued < window + KafkaProducerFactory.QueueHeadroom)
+            yield return $"{Key("queue.buffering.max.messages")}: {queued} is below {PipelineOptions.Section}:MaxInFlightMessages ({window}) + {KafkaProducerFactory.QueueHeadroom}: " +
+                         "librdkafka would refuse messages Relay may send; raise it or remove it (Relay sizes it from MaxInFlightMessages)";
+        var windowKbytes = pipeline.Value.MaxInFlightBytes / 1024;
+        if (producer.TryGetValue("queue.buffering.max.kbytes", out var kbytes) && long.TryParse(kbytes, out var queuedKbytes) && queuedKbytes < windowKbytes)
+            yield return $"{Key("queue.buffering.max.kbytes")}: {queuedKbytes} is below {PipelineOptions.Section}:MaxInFlightBytes ({windowKbytes} KiB): " +
+                         "raise it or remove it (Relay sizes it from MaxInFlightBytes)";
+        if (ProbeSettings(KafkaProducerFactory.BuildProducerConfig(options, pipeline.Value)) is { } problem)
             yield return $"{Section}:Producer: {problem}";
     }
 

@@ -10,7 +10,8 @@ namespace Relay.Kafka;
 /// Builds the idempotent producer (<c>enable.idempotence=true</c>, <c>acks=all</c>): the broker de-duplicates
 /// librdkafka's retries and keeps each partition in send order, so per-key order holds through broker failures.
 /// </summary>
-public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMetrics metrics, ILoggerFactory loggerFactory)
+public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOptions<PipelineOptions> pipeline, RelayMetrics metrics,
+    ILoggerFactory loggerFactory)
 {
     readonly ILogger _logger = loggerFactory.CreateLogger("Relay.Kafka");
 
@@ -29,13 +30,31 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, RelayMe
         return config;
     }
 
-    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
+    /// <summary>
+    /// The producer's own settings on top of <see cref="BuildConfig"/>. No message timeout: a message that times out
+    /// lets librdkafka deliver later messages of the same key before Relay sends it again, so Relay waits for the
+    /// broker instead, and says so (stall warning, <c>relay_in_flight_messages</c>, the slot lag). librdkafka's local
+    /// queue holds at least Relay's in-flight window, so backpressure, not a full queue, is what stops reading.
+    /// </summary>
+    public static ProducerConfig BuildProducerConfig(KafkaOptions options, PipelineOptions pipeline)
     {
-        var config = BuildConfig(options.Value);
+        var config = BuildConfig(options);
+        config.MessageTimeoutMs ??= 0;
+        config.QueueBufferingMaxMessages ??= Math.Max(100_000, pipeline.MaxInFlightMessages + QueueHeadroom);
+        config.QueueBufferingMaxKbytes ??= (int)Math.Clamp(pipeline.MaxInFlightBytes / 1024 * 2, 1_048_576, int.MaxValue);
         // Relay keeps what it needs about each message itself: copying key, value and headers back into every
         // delivery report would only make garbage on the delivery thread. (A producer-only setting: not in BuildConfig,
         // which `relay check` also hands to an admin client.)
         config.DeliveryReportFields = "none";
+        return config;
+    }
+
+    /// <summary>Room in librdkafka's queue beyond the in-flight window (a dead letter re-sent without its value).</summary>
+    internal const int QueueHeadroom = 1_000;
+
+    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
+    {
+        var config = BuildProducerConfig(options.Value, pipeline.Value);
         return new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, error) =>
             {

@@ -2,10 +2,12 @@ namespace Relay.Mapping;
 
 /// <summary>
 /// A row that cannot be published as configured. Under the <c>Stop</c> policy Relay halts without confirming the row's
-/// transaction, so nothing after it is lost; fix the row or the mapping and restart.
+/// transaction, so nothing after it is lost; the message says where the row is and how to skip its transaction.
 /// </summary>
-public sealed class OutboxRowException(string table, string? eventId, string reason)
-    : Exception($"Row in {table} (event id {eventId ?? "NULL"}) cannot be published: {reason}.")
+public sealed class OutboxRowException(string table, string? eventId, string reason, string? position = null, string? skip = null)
+    : Exception($"Row in {table} (event id {eventId ?? "NULL"}{(position is null ? "" : $", transaction at {position}")}) cannot be published: {reason}. " +
+                "Relay confirmed nothing past it. Fix the row or the mapping and restart" +
+                (skip is null ? "." : $"; or skip its whole transaction (re-publish its other rows yourself): {skip}."))
 {
     public string Table { get; } = table;
     public string? EventId { get; } = eventId;

@@ -18,7 +18,11 @@ public sealed class CheckpointTracker
     readonly bool[] _acknowledged;
     readonly int[] _sizes;
     readonly long _maxBytes;
-    readonly Queue<(long End, SourcePosition Position, DateTime CommittedAt)> _commits = new();
+    // Commits waiting for their messages' acknowledgements, oldest first, each ending at a later message than the one
+    // before: commits with no message in between coalesce into the newest (_latest), so a long Kafka stall with many
+    // transactions that publish nothing (PostgreSQL 12-14 sends every transaction; idle positions) keeps one entry.
+    readonly Queue<PendingCommit> _commits = new();
+    PendingCommit? _latest;
     readonly TimeProvider _time;
     long _next;
     long _watermark;
@@ -55,7 +59,10 @@ public sealed class CheckpointTracker
     long _lastConfirmable;
 
     /// <summary>When the oldest transaction not yet confirmable committed (UTC), or null when everything is.</summary>
-    public DateTime? OldestPendingCommit { get { lock (_gate) return _commits.Count > 0 ? _commits.Peek().CommittedAt : null; } }
+    public DateTime? OldestPendingCommit { get { lock (_gate) return _commits.Count > 0 ? _commits.Peek().CommittedAt : _latest?.CommittedAt; } }
+
+    /// <summary>Commits remembered while their messages are in flight (at most one per message in flight, plus one).</summary>
+    public int PendingCommits { get { lock (_gate) return _commits.Count + (_latest is null ? 0 : 1); } }
 
     /// <summary>Messages handed out so far.</summary>
     public long Produced { get { lock (_gate) return _next; } }
@@ -116,6 +123,11 @@ public sealed class CheckpointTracker
                 _confirmable = _commits.Dequeue().Position;
                 _lastConfirmable = _time.GetTimestamp();
             }
+            if (_commits.Count == 0 && _latest is { } latest && latest.End <= _watermark)
+            {
+                (_confirmable, _latest) = (latest.Position, null);
+                _lastConfirmable = _time.GetTimestamp();
+            }
             wake = _waiter;
             _waiter = null;
         }
@@ -152,15 +164,21 @@ public sealed class CheckpointTracker
             if (position <= _lastCommit)
                 return;
             _lastCommit = position;
-            if (_watermark == _next && _commits.Count == 0)
+            if (_watermark == _next && _latest is null)
             {
                 _confirmable = position;
                 _lastConfirmable = _time.GetTimestamp();
                 wake = _waiter;
                 _waiter = null;
             }
+            else if (_latest is { } latest && latest.End == _next)
+                _latest = latest with { Position = position };   // no message since: the newer position replaces it
             else
-                _commits.Enqueue((_next, position, committedAt));
+            {
+                if (_latest is { } older)
+                    _commits.Enqueue(older);
+                _latest = new PendingCommit(_next, position, committedAt);
+            }
         }
         wake?.TrySetResult();
     }
@@ -194,3 +212,6 @@ public sealed class CheckpointTracker
         }
     }
 }
+
+/// <summary>A commit at <c>Position</c> whose messages end before sequence number <c>End</c>.</summary>
+readonly record struct PendingCommit(long End, SourcePosition Position, DateTime CommittedAt);

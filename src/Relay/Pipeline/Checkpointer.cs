@@ -26,11 +26,14 @@ sealed class Checkpointer(
     /// <summary>The newest position confirmed to the source in this run.</summary>
     public SourcePosition Confirmed { get; private set; }
 
-    /// <summary>Set when the source says another relay took the position over (SQL Server lease): this run must stop.</summary>
-    public StandbyException? LostClaim { get; private set; }
+    /// <summary>
+    /// Set when confirming showed this run must end: another relay took the position over (SQL Server lease), or the
+    /// source found that confirming would skip rows (PostgreSQL: an outbox table or the publication changed).
+    /// </summary>
+    public Exception? Ended { get; private set; }
 
-    /// <summary>Raised once when <see cref="LostClaim"/> is set.</summary>
-    public event Action? ClaimLost;
+    /// <summary>Raised once when <see cref="Ended"/> is set.</summary>
+    public event Action? RunEnded;
 
     /// <summary>Confirms, watches and ticks until <paramref name="stop"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stop)
@@ -60,7 +63,7 @@ sealed class Checkpointer(
     public async Task ConfirmAsync(CancellationToken cancellationToken)
     {
         var position = tracker.Confirmable;
-        if (position <= Confirmed || LostClaim is not null)
+        if (position <= Confirmed || Ended is not null)
             return;
         try
         {
@@ -68,10 +71,10 @@ sealed class Checkpointer(
             Confirmed = position;
             metrics.ConfirmedPosition.Set((double)position.Commit);
         }
-        catch (StandbyException e)
+        catch (Exception e) when (e is StandbyException or RelayConfigurationException)
         {
-            LostClaim = e;
-            ClaimLost?.Invoke();
+            Ended = e;
+            RunEnded?.Invoke();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

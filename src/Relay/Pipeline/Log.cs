@@ -42,8 +42,8 @@ static partial class Log
     [LoggerMessage(EventIdRanges.Pipeline + 3, LogLevel.Information, "Kafka acknowledgements resumed after a stall of {Stalled}")]
     public static partial void StallEnded(ILogger logger, TimeSpan stalled);
 
-    [LoggerMessage(EventIdRanges.Pipeline + 4, LogLevel.Warning, "Row of {Table} (event id {EventId}, position {Position}) cannot be published: {Reason}; sent to dead-letter topic {DeadLetterTopic}")]
-    public static partial void DeadLettered(ILogger logger, string table, string eventId, string position, string reason, string deadLetterTopic);
+    [LoggerMessage(EventIdRanges.Pipeline + 4, LogLevel.Warning, "Row of {Table} (event id {OutboxEventId}, position {Position}) cannot be published: {Reason}; sent to dead-letter topic {DeadLetterTopic}")]
+    public static partial void DeadLettered(ILogger logger, string table, string outboxEventId, string position, string reason, string deadLetterTopic);
 
     [LoggerMessage(EventIdRanges.Kafka + 3, LogLevel.Warning, "Delivery to {Topic} failed: {Reason}; the run restarts from the last confirmed position")]
     public static partial void DeliveryFailed(ILogger logger, string topic, string reason);

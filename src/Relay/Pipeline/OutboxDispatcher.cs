@@ -17,7 +17,7 @@ namespace Relay.Pipeline;
 sealed class OutboxDispatcher(
     IProducer<byte[]?, byte[]?> producer,
     CheckpointTracker tracker,
-    Func<SourcePosition, string> formatPosition,
+    IOutboxStream stream,
     RelayMetrics metrics,
     ILogger logger,
     TimeProvider time) : IOutboxSink
@@ -49,7 +49,7 @@ sealed class OutboxDispatcher(
         {
             producer.Produce(topic!, message, context.OnDelivered);
         }
-        catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheMessage(e.Error.Code))
+        catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheRow(e.Error.Code))
         {
             // Refused before it was queued, e.g. larger than message.max.bytes.
             if (Reject(context, $"Kafka refused the message: {e.Error.Reason}") is { } stop)
@@ -68,10 +68,21 @@ sealed class OutboxDispatcher(
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Errors that a retry of the same row cannot fix (as opposed to, say, a broker outage or a full local queue).</summary>
+    /// <summary>Errors that a retry of the same message cannot fix (as opposed to, say, a broker outage or a full local queue).</summary>
     static bool IsAboutTheMessage(ErrorCode code) =>
         code is ErrorCode.MsgSizeTooLarge or ErrorCode.InvalidMsg or ErrorCode.InvalidMsgSize
-            or ErrorCode.TopicException or ErrorCode.Local_InvalidArg or ErrorCode.RecordListTooLarge;
+            or ErrorCode.Local_InvalidArg or ErrorCode.RecordListTooLarge;
+
+    /// <summary>
+    /// The topic will not take messages: no WRITE ACL, or it does not exist and is not auto-created (librdkafka reports
+    /// that once <c>topic.metadata.propagation.max.ms</c> has passed). Re-sending cannot fix it: the row's policy applies,
+    /// instead of every retry cycle re-sending the whole in-flight window.
+    /// </summary>
+    static bool IsAboutTheTopic(ErrorCode code) =>
+        code is ErrorCode.TopicAuthorizationFailed or ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownTopic
+            or ErrorCode.Local_UnknownPartition or ErrorCode.TopicException;
+
+    static bool IsAboutTheRow(ErrorCode code) => IsAboutTheMessage(code) || IsAboutTheTopic(code);
 
     void OnDelivered(RowContext context, DeliveryReport<byte[]?, byte[]?> report)
     {
@@ -83,8 +94,11 @@ sealed class OutboxDispatcher(
             metrics.CommitToAck.Observe(Math.Max(0, (now - context.CommittedAt).TotalSeconds));
             metrics.ReceiveToAck.Observe((now - context.ReceivedAt).TotalSeconds);
         }
-        else if (IsAboutTheMessage(report.Error.Code))
-            Reject(context, $"Kafka refused the message: {report.Error.Reason}");   // failures reach the worker through the tracker
+        else if (IsAboutTheRow(report.Error.Code))
+        {
+            // Failures reach the run through the tracker.
+            Reject(context, $"Kafka refused the message for topic {context.Topic} ({report.Error.Code}): {report.Error.Reason}");
+        }
         else
         {
             Log.DeliveryFailed(logger, context.Topic ?? "", report.Error.Reason);
@@ -103,13 +117,14 @@ sealed class OutboxDispatcher(
         var (table, topic, message) = (context.Table, context.Topic, context.Message);
         if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
         {
-            var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason);
+            var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason,
+                stream.Format(context.Position), stream.DescribeSkip(context.Position));
             metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
             tracker.Fail(context.Sequence, error);
             return error;
         }
 
-        var position = formatPosition(context.Position);
+        var position = stream.Format(context.Position);
         Log.DeadLettered(logger, table.QualifiedName, context.EventIdText ?? "NULL", position, reason, table.Options.DeadLetterTopic!);
         var headers = new Headers();
         foreach (var header in message.Headers ?? [])
@@ -142,6 +157,8 @@ sealed class OutboxDispatcher(
                 }
                 else if (IsAboutTheMessage(report.Error.Code) && deadLetter.Value is not null)
                     ProduceDeadLetter(context, WithoutValue(deadLetter, report.Error.Reason));
+                else if (IsAboutTheTopic(report.Error.Code))
+                    DeadLetterTopicRefused(context, report.Error);
                 else
                 {
                     Log.DeliveryFailed(logger, report.Topic, report.Error.Reason);
@@ -154,12 +171,28 @@ sealed class OutboxDispatcher(
         {
             return ProduceDeadLetter(context, WithoutValue(deadLetter, e.Error.Reason));
         }
+        catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheTopic(e.Error.Code))
+        {
+            return DeadLetterTopicRefused(context, e.Error);
+        }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
             var error = new DeliveryFailedException($"Could not dead-letter a row of {context.Table.QualifiedName}: {e.Error.Reason}", e);
             tracker.Fail(context.Sequence, error);
             return error;
         }
+    }
+
+    /// <summary>The dead-letter topic itself will not take the row: nowhere left to put it, so the relay stops.</summary>
+    Exception DeadLetterTopicRefused(RowContext context, Error error)
+    {
+        var topic = context.Table.Options.DeadLetterTopic;
+        var stop = new OutboxRowException(context.Table.QualifiedName, context.EventIdText,
+            $"its dead-letter topic {topic} refused it too ({error.Code}: {error.Reason}); grant WRITE on {topic} or create it",
+            stream.Format(context.Position), stream.DescribeSkip(context.Position));
+        metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
+        tracker.Fail(context.Sequence, stop);
+        return stop;
     }
 
     static Message<byte[]?, byte[]?> WithoutValue(Message<byte[]?, byte[]?> deadLetter, string reason)

@@ -56,9 +56,9 @@ sealed class RelayRun(
         metrics.SourceConnected.Set(1);
 
         var checkpointer = new Checkpointer(tracker, stream, options, status, metrics, logger, time);
-        checkpointer.ClaimLost += () => CancelQuietly(stopReading);
+        checkpointer.RunEnded += () => CancelQuietly(stopReading);
         var confirmLoop = checkpointer.RunAsync(stopReading.Token);
-        var readFailure = await ReadAsync(stream, new OutboxDispatcher(producer, tracker, stream.Format, metrics, logger, time), stopReading.Token);
+        var readFailure = await ReadAsync(stream, new OutboxDispatcher(producer, tracker, stream, metrics, logger, time), stopReading.Token);
         await stopReading.CancelAsync();
         await confirmLoop;
         if (stoppingToken.IsCancellationRequested)
@@ -69,7 +69,7 @@ sealed class RelayRun(
         MadeProgress = checkpointer.Confirmed > SourcePosition.None;
         metrics.SourceConnected.Set(0);
         metrics.SetRole(active: false, standby: false);
-        ThrowIfEnded(checkpointer.LostClaim, readFailure, tracker.Failure);
+        ThrowIfEnded(checkpointer.Ended, readFailure, tracker.Failure);
         Log.Stopped(logger, checkpointer.Describe(checkpointer.Confirmed));
     }
 
@@ -101,10 +101,10 @@ sealed class RelayRun(
             Log.DrainTimedOut(logger, tracker.InFlightMessages);
     }
 
-    static void ThrowIfEnded(StandbyException? lostClaim, Exception? readFailure, Exception? deliveryFailure)
+    static void ThrowIfEnded(Exception? ended, Exception? readFailure, Exception? deliveryFailure)
     {
-        if (lostClaim is not null)
-            throw lostClaim;
+        if (ended is not null)
+            throw ended;
         if (readFailure is not null)
             throw readFailure;
         if (deliveryFailure is OutboxRowException rowFailure)
