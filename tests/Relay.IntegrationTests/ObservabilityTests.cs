@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Npgsql;
 using Relay.IntegrationTests.Fixtures;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests;
 

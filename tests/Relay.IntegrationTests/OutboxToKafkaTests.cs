@@ -1,6 +1,6 @@
 using System.Text;
 using Relay.IntegrationTests.Fixtures;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Npgsql;
 using Relay.IntegrationTests.Fixtures;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Relay.IntegrationTests.Fixtures;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 
-namespace Relay.Testing;
+namespace Relay.DevServices;
 
 /// <summary>A message as a test sees it: strings for key, headers and value (UTF-8).</summary>
 public sealed record ReceivedMessage(string Topic, int Partition, long Offset, byte[]? KeyBytes, byte[]? ValueBytes,
