@@ -6,7 +6,7 @@ namespace Relay.Testing;
 /// <summary>
 /// Reads a line the relay writes with <c>Relay:Diagnostics:LogFormat = Json</c>: Serilog's rendered compact JSON (CLEF:
 /// <c>@t</c>, <c>@m</c>, <c>@l</c> (absent for Information), <c>@x</c>, and the properties, among them
-/// <c>EventId: { Id, Name }</c>).
+/// <c>EventId: { Id, Name }</c>). In <c>@m</c> Serilog quotes string values; <see cref="LogEvent.Property"/> has them bare.
 /// </summary>
 public static class JsonLogLine
 {
@@ -30,10 +30,18 @@ public static class JsonLogLine
                 if (eventId.TryGetProperty("Name", out var text) && text.ValueKind == JsonValueKind.String)
                     name = text.GetString();
             }
+            var properties = root.EnumerateObject().Where(p => !p.Name.StartsWith('@') && p.Name != "EventId")
+                .ToDictionary(p => p.Name, p => p.Value.ValueKind switch
+                {
+                    JsonValueKind.String => p.Value.GetString(),
+                    JsonValueKind.Null => null,
+                    _ => p.Value.GetRawText(),
+                });
             logEvent = new LogEvent(id, name,
                 root.TryGetProperty("@l", out var level) ? level.GetString()! : "Information",
                 root.TryGetProperty("@m", out var message) ? message.GetString()! : "",
-                root.TryGetProperty("@x", out var exception) ? exception.GetString() : null);
+                root.TryGetProperty("@x", out var exception) ? exception.GetString() : null,
+                properties);
             return true;
         }
         catch (JsonException)

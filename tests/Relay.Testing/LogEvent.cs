@@ -6,7 +6,12 @@ namespace Relay.Testing;
 /// <param name="Level">Information, Warning, Error, Critical/Fatal, ...</param>
 /// <param name="Message">The rendered message.</param>
 /// <param name="Exception">The exception's text, if any.</param>
-public sealed record LogEvent(int Id, string? Name, string Level, string Message, string? Exception)
+/// <param name="Properties">The message's structured properties (e.g. <c>Slot</c>, <c>Reason</c>) as text.</param>
+public sealed record LogEvent(int Id, string? Name, string Level, string Message, string? Exception, IReadOnlyDictionary<string, string?> Properties)
 {
+    /// <summary>A structured property of the message as text; null when absent.</summary>
+    public string? Property(string name) => Properties.GetValueOrDefault(name);
+
+
     public override string ToString() => $"{Level} {Id}{(Name is null ? "" : "/" + Name)}: {Message}{(Exception is null ? "" : " " + Exception)}";
 }

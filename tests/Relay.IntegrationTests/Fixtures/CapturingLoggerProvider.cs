@@ -32,7 +32,11 @@ sealed class CapturingLoggerProvider(ITestOutputHelper? output) : ILoggerProvide
             if (!IsEnabled(logLevel))
                 return;
             var message = formatter(state, exception);
-            provider.Write(new LogEvent(eventId.Id, eventId.Name, logLevel.ToString(), message, exception?.ToString()),
+            // [LoggerMessage] state is the list of the message's properties (and its template, left out here).
+            var properties = (state as IEnumerable<KeyValuePair<string, object?>> ?? [])
+                .Where(p => p.Key != "{OriginalFormat}")
+                .ToDictionary(p => p.Key, p => p.Value?.ToString());
+            provider.Write(new LogEvent(eventId.Id, eventId.Name, logLevel.ToString(), message, exception?.ToString(), properties),
                 $"{DateTime.Now:HH:mm:ss.fff} {logLevel} {eventId.Id} {category}: {message}{(exception is null ? "" : " " + exception)}");
         }
     }
