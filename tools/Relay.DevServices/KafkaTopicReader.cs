@@ -4,15 +4,6 @@ using Confluent.Kafka;
 
 namespace Relay.DevServices;
 
-/// <summary>A message as a test sees it: strings for key, headers and value (UTF-8).</summary>
-public sealed record ReceivedMessage(string Topic, int Partition, long Offset, byte[]? KeyBytes, byte[]? ValueBytes,
-    IReadOnlyDictionary<string, byte[]> HeaderBytes)
-{
-    public string? Key => KeyBytes is null ? null : Encoding.UTF8.GetString(KeyBytes);
-    public string? Value => ValueBytes is null ? null : Encoding.UTF8.GetString(ValueBytes);
-    public string? Header(string name) => HeaderBytes.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v) : null;
-}
-
 /// <summary>
 /// Reads every partition of the topics a filter accepts, from the beginning, while a run goes on (the mock broker
 /// deletes old batches past 5 MiB per partition, so counting afterwards is not reliable). Topics that appear later
