@@ -7,7 +7,7 @@ using System.Globalization;
 using System.Text;
 using Npgsql;
 using Relay.Bench;
-using Relay.Testing;
+using Relay.DevServices;
 
 var settings = BenchSettings.Parse(args);
 var report = new Report(settings);

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.Bench;
 

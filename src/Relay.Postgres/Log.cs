@@ -12,9 +12,6 @@ static partial class Log
     [LoggerMessage(EventIdRanges.Postgres + 1, LogLevel.Information, "Created publication {Publication} for {Tables} with publish = 'insert'")]
     public static partial void PublicationCreated(ILogger logger, string publication, string tables);
 
-    [LoggerMessage(EventIdRanges.Postgres + 2, LogLevel.Warning, "Publication {Publication} also publishes {Operations}; Relay ignores them, but the server still decodes and sends them. Consider ALTER PUBLICATION {Publication} SET (publish = 'insert')")]
-    public static partial void PublicationPublishesMore(ILogger logger, string publication, string operations);
-
     [LoggerMessage(EventIdRanges.Postgres + 3, LogLevel.Information, "Created replication slot {Slot} (pgoutput) at {Lsn}")]
     public static partial void SlotCreated(ILogger logger, string slot, string lsn);
 

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Relay.IntegrationTests.Fixtures;
+using Relay.DevServices;
 using Relay.Testing;
 
 namespace Relay.IntegrationTests;
@@ -7,8 +7,6 @@ namespace Relay.IntegrationTests;
 /// <summary>The relay as a real process: killed with SIGKILL it loses nothing; stopped with SIGTERM it drains and exits 0.</summary>
 public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
 {
-    static long Seq(ReceivedMessage message) => JsonDocument.Parse(message.ValueBytes!).RootElement.GetProperty("seq").GetInt64();
-
     async Task<(TestDatabase Db, string Topic, RelaySettings Settings)> PrepareAsync(int partitions = 6)
     {
         var db = await postgres.CreateDatabaseAsync();
@@ -55,7 +53,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var total = transactions * rowsPerTransaction;
         for (var kill = 1; kill <= kills; kill++)
         {
-            Assert.True(await relay.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)), "the relay did not start streaming");
+            Assert.True(await relay.WaitForEventAsync(RelayEvents.StreamingStarted, TimeSpan.FromSeconds(60)), "the relay did not start streaming");
             await Task.Delay(Random.Shared.Next(300, 1200));   // a moment the test does not choose
             var before = reader.Count;
             relay.Kill();
@@ -69,10 +67,11 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(total, ids.Count);
         Assert.True(await reader.WaitForDistinctIdsAsync(total, TimeSpan.FromSeconds(120)), $"received {reader.DistinctIds} of {total} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)), "slot not confirmed to the end after the last restart");
-        await Task.Delay(500);
+        // Everything Kafka acknowledged is confirmed; read all of it, re-sent duplicates included, before counting.
+        Assert.True(await reader.WaitForCaughtUpAsync(TimeSpan.FromSeconds(30)), "the reader did not catch up with the topic");
         await relay.DisposeAsync();
 
-        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
+        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Payloads.Seq);
         Figures.Report($"{total} events, {kills} SIGKILLs: 0 lost, {duplicates} duplicates (re-sent unconfirmed tail), per-key order kept among first deliveries");
     }
 
@@ -96,7 +95,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
 
         relay.Terminate();
         Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));
-        Assert.Contains(relay.Output, l => l.Contains("Stopped; confirmed up to", StringComparison.Ordinal));
+        Assert.True(relay.Events.Has(RelayEvents.Stopped));
         var confirmed = await db.ConfirmedFlushLsnAsync();
         Assert.True(confirmed >= end, $"confirmed {confirmed}, expected at least {end}");
     }
@@ -125,7 +124,7 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
         Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
-        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
+        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Payloads.Seq);
         Figures.Report($"SIGTERM mid-stream: {receivedAtStop} delivered before exit, slot at {confirmedAtStop}; after restart {duplicates} duplicates");
     }
 
@@ -155,7 +154,8 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var db = await postgres.CreateDatabaseAsync();
         await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "sales.outbox"));
         Assert.Equal(1, await relay.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains(relay.Output, l => l.Contains("Relay cannot continue: Relay:Outbox:Tables:0:Table: table 'sales.outbox' does not exist", StringComparison.Ordinal));
+        var fatal = Assert.Single(relay.Events.WithId(RelayEvents.Fatal));
+        Assert.StartsWith("Relay:Outbox:Tables:0:Table: table 'sales.outbox' does not exist", fatal.Property("Reason"));   // names the key
     }
 
     [Fact]

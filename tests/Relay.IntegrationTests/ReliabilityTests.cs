@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Npgsql;
 using Relay.IntegrationTests.Fixtures;
+using Relay.DevServices;
 using Relay.Testing;
 
 namespace Relay.IntegrationTests;
@@ -9,8 +9,6 @@ namespace Relay.IntegrationTests;
 /// <summary>The failures platform teams meet: a database that restarts, a second relay, a slot that lost its WAL, bad credentials.</summary>
 public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
 {
-    static long Seq(ReceivedMessage message) => JsonDocument.Parse(message.ValueBytes!).RootElement.GetProperty("seq").GetInt64();
-
     /// <summary>Inserts with ids derived from the sequence number, retried until they land: safe across a server restart.</summary>
     static async Task InsertIdempotentlyAsync(TestDatabase db, int from, int count, int keys)
     {
@@ -61,10 +59,15 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         await WriteAsync(20);
         await db.WaitForStreamingAsync();   // reconnected
 
+        // Stop the server while rows flow: once the writer has committed a few of its next transactions.
+        var writingFrom = next;
         var writing = WriteAsync(40);
-        await Task.Delay(300);
+        Assert.True(await Eventually.WaitUntilAsync(() => next >= writingFrom + 150, TimeSpan.FromSeconds(30)), "the writer made no progress");
+        var failuresBefore = relay.Events.CountOf(RelayEvents.RunFailed);
         await cluster.StopServerAsync("fast");
-        await Task.Delay(1500);
+        // Start it again once the relay has met the outage (its run failed and it backs off to reconnect).
+        Assert.True(await relay.WaitForEventAsync(RelayEvents.RunFailed, TimeSpan.FromSeconds(30), count: failuresBefore + 1),
+            "the relay did not notice the server stopping");
         await cluster.StartServerAsync();
         await writing;
         await WriteAsync(10);
@@ -74,8 +77,8 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(next, ids.Count);
         Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(90)), $"received {reader.DistinctIds} of {ids.Count} events");
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
-        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
-        var reconnects = relay.Logs.Count(l => l.Contains("Run failed; reconnecting", StringComparison.Ordinal));
+        var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Payloads.Seq);
+        var reconnects = relay.Events.CountOf(RelayEvents.RunFailed);
         Assert.True(reconnects >= 2, $"expected reconnections with backoff, saw {reconnects}");
         Figures.Report($"walsender terminated + server restarted mid-stream: {ids.Count} events, 0 lost, {duplicates} duplicates, {reconnects} reconnect attempts");
     }
@@ -91,26 +94,28 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", topic));
 
         await using var active = RelayProcess.Start(settings);
-        Assert.True(await active.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)));
+        Assert.True(await active.WaitForEventAsync(RelayEvents.StreamingStarted, TimeSpan.FromSeconds(60)));
         await using var standby = RelayProcess.Start(settings);
-        Assert.True(await standby.WaitForOutputAsync("Standby:", TimeSpan.FromSeconds(60)), "the second relay did not become a standby");
+        Assert.True(await standby.WaitForEventAsync(RelayEvents.Standby, TimeSpan.FromSeconds(60)), "the second relay did not become a standby");
 
         const string walsender = "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1";
         var activeWalsender = await db.ScalarAsync<int>(walsender, db.SlotName);
         await InsertIdempotentlyAsync(db, 0, 200, 20);
         Assert.True(await reader.WaitForCountAsync(200, TimeSpan.FromSeconds(60)));
-        await Task.Delay(3000);   // a few standby retries: the slot stays with the first relay's walsender
-        Assert.DoesNotContain(standby.Output, l => l.Contains("Streaming from slot", StringComparison.Ordinal));
+        // A few standby retries (each connects anew, then finds the slot in use): the slot stays with the first relay's walsender.
+        var attempts = standby.Events.CountOf(RelayEvents.Connected);
+        Assert.True(await standby.WaitForEventAsync(RelayEvents.Connected, TimeSpan.FromSeconds(30), count: attempts + 2), "the standby did not retry");
+        Assert.False(standby.Events.Has(RelayEvents.StreamingStarted));
         Assert.Equal(activeWalsender, await db.ScalarAsync<int>(walsender, db.SlotName));
 
         var killedAt = Stopwatch.StartNew();
         active.Kill();
-        Assert.True(await standby.WaitForOutputAsync("Took over", TimeSpan.FromSeconds(30)), "the standby did not take over");
+        Assert.True(await standby.WaitForEventAsync(RelayEvents.TookOver, TimeSpan.FromSeconds(30)), "the standby did not take over");
         var takeover = killedAt.Elapsed;
         await InsertIdempotentlyAsync(db, 200, 200, 20);
         var ids = (await db.ListAsync("SELECT id::text FROM public.outbox", r => r.GetString(0))).ToHashSet();
         Assert.True(await reader.WaitForDistinctIdsAsync(ids.Count, TimeSpan.FromSeconds(60)), $"received {reader.DistinctIds} of {ids.Count} events");
-        Delivery.AssertComplete(reader.Messages.ToList(), ids, Seq);
+        Delivery.AssertComplete(reader.Messages.ToList(), ids, Payloads.Seq);
         Figures.Report($"standby took over {takeover.TotalSeconds:F1} s after the active relay was SIGKILLed (StandbyRetryInterval 2 s)");
         Assert.True(takeover < TimeSpan.FromSeconds(10), $"takeover took {takeover}");
     }
@@ -127,8 +132,8 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
         await using var relay = RelayProcess.Start(settings);
         Assert.Equal(1, await relay.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed} to give up");
-        var line = Assert.Single(relay.Output, l => l.Contains("Relay cannot continue", StringComparison.Ordinal));
-        Assert.Contains("PostgreSQL at 127.0.0.1:1 is unreachable (ConnectionRefused", line);
+        var fatal = Assert.Single(relay.Events.WithId(RelayEvents.Fatal));
+        Assert.StartsWith("PostgreSQL at 127.0.0.1:1 is unreachable (ConnectionRefused", fatal.Property("Reason"));   // says what is wrong
         Assert.DoesNotContain(relay.Output, l => l.Contains("never-printed-1", StringComparison.Ordinal));
     }
 
@@ -244,7 +249,7 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
                 .With("Relay:Kafka:Producer:sasl.username", "relay");
             settings.Environment["RELAY_SECRETS_DIR"] = secrets;
             await using var relay = RelayProcess.Start(settings);
-            Assert.True(await relay.WaitForOutputAsync("Streaming from slot", TimeSpan.FromSeconds(60)), "did not stream with the mounted secrets");
+            Assert.True(await relay.WaitForEventAsync(RelayEvents.StreamingStarted, TimeSpan.FromSeconds(60)), "did not stream with the mounted secrets");
             await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('A', 'a', 't', '{}')");
             Assert.True(await reader.WaitForCountAsync(1, TimeSpan.FromSeconds(30)));
             relay.Terminate();
@@ -267,16 +272,13 @@ public class ReliabilityTests(PostgresFixture postgres, KafkaFixture kafka)
             .With("Relay:Postgres:HeartbeatInterval", "00:00:00.500"));
         await db.WaitForStreamingAsync();
         var first = await db.ConfirmedFlushLsnAsync();
-        var advanced = 0;
-        var last = first;
-        for (var i = 0; i < 40 && advanced < 3; i++)
+        // Three advances in a row, each a wait on the slot moving on from where it last stood.
+        var position = first;
+        for (var advance = 1; advance <= 3; advance++)
         {
-            await Task.Delay(250);
-            var now = await db.ConfirmedFlushLsnAsync();
-            if (now > last)
-                advanced++;
-            last = now;
+            var from = position;
+            Assert.True(await Eventually.WaitUntilAsync(async () => (position = await db.ConfirmedFlushLsnAsync()) > from, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100)),
+                $"advance {advance}: the slot stayed at {from} (it started at {first})");
         }
-        Assert.True(advanced >= 3, $"the slot moved {advanced} times from {first} to {last}");
     }
 }

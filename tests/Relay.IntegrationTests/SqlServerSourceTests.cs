@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Relay.IntegrationTests.Fixtures;
+using Relay.DevServices;
 using Relay.Testing;
 
 namespace Relay.IntegrationTests;
@@ -24,8 +24,6 @@ public class SqlServerSourceTests(SqlServerFixture sqlServer, KafkaFixture kafka
         ["Relay:Pipeline:StandbyRetryInterval"] = "00:00:01",
     }.Table(0, "dbo.outbox", ("Topic", topic));
 
-    static long Seq(ReceivedMessage m) => JsonDocument.Parse(m.ValueBytes!).RootElement.GetProperty("seq").GetInt64();
-
     static string Insert(int from, int count) => $$"""
         INSERT INTO dbo.outbox (aggregatetype, aggregateid, type, payload, seq)
         SELECT 'Order', CONCAT('key-', n % 7), 'Created', CONCAT('{"seq": ', n, '}'), n
@@ -39,23 +37,25 @@ public class SqlServerSourceTests(SqlServerFixture sqlServer, KafkaFixture kafka
         await using var db = await sqlServer.CreateDatabaseAsync();
         await db.CreateOutboxTableAsync();
         var topic = db.Name + ".orders";
+        // One partition: the relay sends in commit order, so once the last row is read everything before it has been.
+        await kafka.CreateTopicAsync(topic, 1);
         using var reader = kafka.ReadTopics(t => t == topic);
         await using var relay = await InProcessRelay.StartAsync(Settings(db, topic));
 
         await db.ExecuteAsync(Insert(1, 50));
         await db.ExecuteAsync("UPDATE dbo.outbox SET type = 'Updated'; DELETE FROM dbo.outbox WHERE seq > 45;");
-        await db.ExecuteAsync(Insert(100, 1));
+        await db.ExecuteAsync(Insert(100, 1));   // the last row
 
-        Assert.True(await reader.WaitForCountAsync(51, CaptureLatency), $"received {reader.Count} of 51");
-        await Task.Delay(3000);
+        Assert.True(await Eventually.WaitUntilAsync(() => reader.Messages.Any(m => Payloads.Seq(m) == 100), CaptureLatency, TimeSpan.FromMilliseconds(200)),
+            $"the last row did not arrive ({reader.Count} messages did)");
         Assert.Equal(51, reader.Count);
-        var first = reader.Messages.OrderBy(Seq).First();
+        var first = reader.Messages.OrderBy(Payloads.Seq).First();
         Assert.Equal("key-1", first.Key);
         Assert.Equal("Created", first.Header("type"));
         Assert.Equal("{\"seq\": 1}", first.Value);
         Assert.Matches("^[0-9a-f-]{36}$", first.Header("id")!.ToLowerInvariant());
         foreach (var key in reader.Messages.GroupBy(m => m.Key))
-            Assert.Equal(key.OrderBy(m => m.Offset).Select(Seq), key.Select(Seq).Order());
+            Assert.Equal(key.OrderBy(m => m.Offset).Select(Payloads.Seq), key.Select(Payloads.Seq).Order());
 
         // The position lands in relay.positions only after Kafka acknowledged.
         var stored = await db.ScalarAsync<byte[]>($"SELECT commit_lsn FROM relay.positions WHERE name = N'{db.Name}'");
@@ -75,8 +75,7 @@ public class SqlServerSourceTests(SqlServerFixture sqlServer, KafkaFixture kafka
             await db.ExecuteAsync(Insert(1, 100));
             Assert.True(await reader.WaitForDistinctIdsAsync(100, CaptureLatency));
             await using var second = await InProcessRelay.StartAsync(Settings(db, topic));
-            await Task.Delay(3000);
-            Assert.Contains(second.Logs, l => l.Contains("Standby:", StringComparison.Ordinal));
+            Assert.True(await second.WaitForEventAsync(RelayEvents.Standby, TimeSpan.FromSeconds(30)), "the second relay did not become a standby");
         }
         await db.ExecuteAsync(Insert(101, 100));   // while no relay runs
         await using var restarted = await InProcessRelay.StartAsync(Settings(db, topic));
@@ -99,9 +98,8 @@ public class SqlServerSourceTests(SqlServerFixture sqlServer, KafkaFixture kafka
         }
         await db.ExecuteAsync(Insert(11, 10));
         // Wait for the capture job to pick them up, then clean the change table past them.
-        var deadline = DateTime.UtcNow + CaptureLatency;
-        while (DateTime.UtcNow < deadline && await db.ScalarAsync<int>("SELECT COUNT(*) FROM cdc.dbo_outbox_CT WHERE seq > 10") < 10)
-            await Task.Delay(500);
+        Assert.True(await Eventually.WaitUntilAsync(async () => await db.ScalarAsync<int>("SELECT COUNT(*) FROM cdc.dbo_outbox_CT WHERE seq > 10") >= 10,
+            CaptureLatency, TimeSpan.FromMilliseconds(250)), "the capture job did not pick up the rows");
         await db.ExecuteAsync("DECLARE @lsn binary(10) = sys.fn_cdc_increment_lsn(sys.fn_cdc_get_max_lsn()); EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'dbo_outbox', @low_water_mark = @lsn, @threshold = 5000;");
 
         await using var restarted = await InProcessRelay.StartAsync(Settings(db, topic));

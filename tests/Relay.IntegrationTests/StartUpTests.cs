@@ -1,5 +1,5 @@
 using Relay.IntegrationTests.Fixtures;
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests;
 

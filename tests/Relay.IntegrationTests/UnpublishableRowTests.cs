@@ -1,4 +1,5 @@
 using Relay.IntegrationTests.Fixtures;
+using Relay.DevServices;
 using Relay.Testing;
 
 namespace Relay.IntegrationTests;
@@ -100,6 +101,9 @@ public class UnpublishableRowTests(PostgresFixture postgres, KafkaFixture kafka)
             if (message.Key is not null)
                 Assert.Equal(ids.Single(i => i.Item1 == message.Key).Item2, message.Header("relay.event.id"));
         }
-        Assert.Contains(relay.Logs, l => l.Contains("cannot be published", StringComparison.Ordinal) && l.Contains(deadLetters, StringComparison.Ordinal));
+        // Each dead-lettered row is logged, naming the row's event id and the topic it went to.
+        var logged = relay.Events.WithId(RelayEvents.DeadLettered);
+        foreach (var message in dead.Values)
+            Assert.Contains(logged, e => e.Property("EventId") == message.Header("relay.event.id") && e.Property("DeadLetterTopic") == deadLetters);
     }
 }

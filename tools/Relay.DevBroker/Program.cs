@@ -3,7 +3,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Relay.Testing;
+using Relay.DevServices;
 
 var port = IntArgument("--port", 9092);
 var brokers = IntArgument("--brokers", 3);

@@ -1,4 +1,4 @@
-using Relay.Testing;
+using Relay.DevServices;
 
 namespace Relay.IntegrationTests.Fixtures;
 

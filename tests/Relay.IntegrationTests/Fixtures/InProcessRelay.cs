@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Relay.Pipeline;
+using Relay.Testing;
 
 namespace Relay.IntegrationTests.Fixtures;
 
@@ -20,7 +20,13 @@ public sealed class InProcessRelay : IAsyncDisposable
     }
 
     public RelayStatus Status => _host.Services.GetRequiredService<RelayStatus>();
+    /// <summary>Every log line as text (for checks on what must never appear, such as a password).</summary>
     public IReadOnlyCollection<string> Logs => _logs.Lines;
+    /// <summary>Every log event, with its event id (see <see cref="RelayEvents"/>).</summary>
+    public LogEvents Events => _logs.Events;
+
+    /// <summary>Waits until at least <paramref name="count"/> events with this id were logged; false on timeout.</summary>
+    public Task<bool> WaitForEventAsync(int id, TimeSpan timeout, int count = 1) => Events.WaitForAsync(id, timeout, count);
 
     /// <summary>Completes when the host begins to stop (e.g. after a fatal error).</summary>
     public Task Stopping
@@ -53,35 +59,5 @@ public sealed class InProcessRelay : IAsyncDisposable
     {
         await StopAsync();
         _host.Dispose();
-    }
-}
-
-/// <summary>Keeps every log line (for assertions) and echoes it to the test's output.</summary>
-sealed class CapturingLoggerProvider(ITestOutputHelper? output) : ILoggerProvider
-{
-    public ConcurrentQueue<string> Lines { get; } = new();
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose() { }
-
-    void Write(string line)
-    {
-        Lines.Enqueue(line);
-        try { output?.WriteLine(line); }
-        catch (InvalidOperationException) { /* the test already finished */ }
-    }
-
-    sealed class Logger(CapturingLoggerProvider provider, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (!IsEnabled(logLevel))
-                return;
-            provider.Write($"{DateTime.Now:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}");
-        }
     }
 }

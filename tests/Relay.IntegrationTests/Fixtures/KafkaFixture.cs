@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
-using Relay.Testing;
+using Relay.DevServices;
 using Testcontainers.Kafka;
 
 [assembly: AssemblyFixture(typeof(Relay.IntegrationTests.Fixtures.KafkaFixture))]

@@ -1,5 +1,5 @@
 using Npgsql;
-using Relay.Testing;
+using Relay.DevServices;
 using Testcontainers.PostgreSql;
 
 [assembly: AssemblyFixture(typeof(Relay.IntegrationTests.Fixtures.PostgresFixture))]

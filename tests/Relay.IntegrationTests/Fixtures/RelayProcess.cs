@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Relay.Testing;
 
 namespace Relay.IntegrationTests.Fixtures;
 
 /// <summary>
 /// The relay as its own OS process (<c>dotnet Relay.dll</c>), configured through environment variables, so tests can
-/// SIGKILL it mid-stream or SIGTERM it as Kubernetes does.
+/// SIGKILL it mid-stream or SIGTERM it as Kubernetes does. It logs JSON lines (as in a container) unless a test sets
+/// <c>Relay:Diagnostics:LogFormat</c>, so tests can wait for and assert event ids (<see cref="Events"/>).
 /// </summary>
 public sealed partial class RelayProcess : IAsyncDisposable
 {
@@ -20,7 +22,10 @@ public sealed partial class RelayProcess : IAsyncDisposable
         _testOutput = testOutput;
     }
 
+    /// <summary>Every line on stdout and stderr as written (log lines as JSON; start-up errors and <c>relay check</c> as text).</summary>
     public IReadOnlyCollection<string> Output => _output;
+    /// <summary>The log events among the output lines.</summary>
+    public LogEvents Events { get; } = new();
     public bool HasExited => _process.HasExited;
     public int Id => _process.Id;
 
@@ -43,6 +48,7 @@ public sealed partial class RelayProcess : IAsyncDisposable
         };
         // The HTTP endpoints take an ephemeral port unless a test asks for one (several relays run at once).
         start.Environment["Relay__Diagnostics__Port"] = "0";
+        start.Environment["Relay__Diagnostics__LogFormat"] = "Json";
         foreach (var (key, value) in settings.ToEnvironment())
             start.Environment[key] = value;
         start.Environment["DOTNET_ENVIRONMENT"] = "Test";
@@ -60,24 +66,17 @@ public sealed partial class RelayProcess : IAsyncDisposable
     {
         if (line is null)
             return;
+        var isEvent = JsonLogLine.TryParse(line, out var logEvent);
+        if (isEvent)
+            Events.Add(logEvent!);
         _output.Enqueue(line);
-        try { _testOutput?.WriteLine($"[relay {_process.Id}] {line}"); }
+        try { _testOutput?.WriteLine($"[relay {_process.Id}] {(isEvent ? logEvent : line)}"); }
         catch (InvalidOperationException) { }
     }
 
-    public async Task<bool> WaitForOutputAsync(string text, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_output.Any(l => l.Contains(text, StringComparison.Ordinal)))
-                return true;
-            if (_process.HasExited)
-                return false;
-            await Task.Delay(50);
-        }
-        return false;
-    }
+    /// <summary>Waits until at least <paramref name="count"/> events with this id were logged; false on timeout or when the process exits first.</summary>
+    public Task<bool> WaitForEventAsync(int id, TimeSpan timeout, int count = 1) =>
+        Events.WaitForAsync(id, timeout, count, givenUp: () => _process.HasExited);
 
     /// <summary>SIGKILL: no drain, no final confirmation — the crash the checkpoint rule must survive.</summary>
     public void Kill()

@@ -1,5 +1,6 @@
 using Npgsql;
 using NpgsqlTypes;
+using Relay.Testing;
 
 namespace Relay.IntegrationTests.Fixtures;
 
@@ -62,17 +63,8 @@ public sealed class TestDatabase(string name, string connectionString, string se
     }
 
     /// <summary>Waits until the slot's confirmed position reaches <paramref name="lsn"/>.</summary>
-    public async Task<bool> WaitForConfirmedAsync(NpgsqlLogSequenceNumber lsn, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await ConfirmedFlushLsnAsync() is { } confirmed && confirmed >= lsn)
-                return true;
-            await Task.Delay(100);
-        }
-        return false;
-    }
+    public Task<bool> WaitForConfirmedAsync(NpgsqlLogSequenceNumber lsn, TimeSpan timeout) =>
+        Eventually.WaitUntilAsync(async () => await ConfirmedFlushLsnAsync() is { } confirmed && confirmed >= lsn, timeout, TimeSpan.FromMilliseconds(100));
 
     /// <summary>
     /// Waits until a relay streams from this database's slot. A slot sees only what is committed after it was
@@ -80,18 +72,12 @@ public sealed class TestDatabase(string name, string connectionString, string se
     /// </summary>
     public async Task WaitForStreamingAsync(TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
-        while (DateTime.UtcNow < deadline)
-        {
-            // Active alone is not enough: the slot is also active while it is being created.
-            if (await ScalarAsync<long>("""
-                    SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid
-                    WHERE s.slot_name = $1 AND a.query LIKE 'START_REPLICATION%'
-                    """, SlotName) == 1)
-                return;
-            await Task.Delay(50);
-        }
-        throw new TimeoutException($"No relay streamed from slot {SlotName} within the timeout.");
+        // Active alone is not enough: the slot is also active while it is being created.
+        if (!await Eventually.WaitUntilAsync(async () => await ScalarAsync<long>("""
+                SELECT count(*) FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid
+                WHERE s.slot_name = $1 AND a.query LIKE 'START_REPLICATION%'
+                """, SlotName) == 1, timeout ?? TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"No relay streamed from slot {SlotName} within the timeout.");
     }
 
     /// <summary>

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Relay.Testing;
+namespace Relay.DevServices;
 
 /// <summary>
 /// A throwaway PostgreSQL cluster from the machine's own binaries (Debian's postgresql-NN): <c>initdb</c> into a temp

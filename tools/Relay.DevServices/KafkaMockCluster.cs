@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Relay.Testing;
+namespace Relay.DevServices;
 
 /// <summary>
 /// librdkafka's built-in mock cluster: brokers on 127.0.0.1 that speak the real Kafka protocol, with fault injection.

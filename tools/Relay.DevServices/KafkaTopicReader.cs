@@ -2,16 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 
-namespace Relay.Testing;
-
-/// <summary>A message as a test sees it: strings for key, headers and value (UTF-8).</summary>
-public sealed record ReceivedMessage(string Topic, int Partition, long Offset, byte[]? KeyBytes, byte[]? ValueBytes,
-    IReadOnlyDictionary<string, byte[]> HeaderBytes)
-{
-    public string? Key => KeyBytes is null ? null : Encoding.UTF8.GetString(KeyBytes);
-    public string? Value => ValueBytes is null ? null : Encoding.UTF8.GetString(ValueBytes);
-    public string? Header(string name) => HeaderBytes.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v) : null;
-}
+namespace Relay.DevServices;
 
 /// <summary>
 /// Reads every partition of the topics a filter accepts, from the beginning, while a run goes on (the mock broker
@@ -24,10 +15,15 @@ public sealed class KafkaTopicReader : IDisposable
     readonly CancellationTokenSource _stop = new();
     readonly Thread _thread;
     readonly Action<ReceivedMessage>? _onMessage;
+    readonly string _bootstrapServers;
+    readonly Func<string, bool> _topicFilter;
+    // The next offset to read in each partition seen so far (one past the last message read).
+    readonly ConcurrentDictionary<TopicPartition, long> _nextOffsets = new();
 
     public KafkaTopicReader(string bootstrapServers, Func<string, bool> topicFilter, Action<ReceivedMessage>? onMessage = null)
     {
         _onMessage = onMessage;
+        (_bootstrapServers, _topicFilter) = (bootstrapServers, topicFilter);
         _thread = new Thread(() => Run(bootstrapServers, topicFilter, _stop.Token)) { IsBackground = true, Name = "kafka-topic-reader" };
         _thread.Start();
     }
@@ -58,6 +54,40 @@ public sealed class KafkaTopicReader : IDisposable
     {
         var deadline = DateTime.UtcNow + timeout;
         while (_messages.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            await Task.Delay(50, cancellationToken);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Waits until this reader has read everything the brokers hold now in the topics it follows (up to each partition's
+    /// high watermark); false on timeout. Once the producer's acknowledgements are known (e.g. the slot is confirmed past
+    /// the last row), nothing published before then can arrive later: what <see cref="Messages"/> holds is all there is.
+    /// </summary>
+    public async Task<bool> WaitForCaughtUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var highWatermarks = await Task.Run(() =>
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = _bootstrapServers })
+                .SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+            {
+                BootstrapServers = _bootstrapServers,
+                GroupId = "relay-test-watermarks-" + Guid.NewGuid().ToString("N"),
+                EnableAutoCommit = false,
+            }).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+            return admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics
+                .Where(t => t.Error.Code == ErrorCode.NoError && _topicFilter(t.Topic))
+                .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId)))
+                .Select(tp => (Partition: tp, High: consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value))
+                .Where(w => w.High > 0)
+                .ToList();
+        }, cancellationToken);
+        while (!highWatermarks.All(w => _nextOffsets.TryGetValue(w.Partition, out var next) && next >= w.High))
         {
             if (DateTime.UtcNow > deadline)
                 return false;
@@ -127,6 +157,7 @@ public sealed class KafkaTopicReader : IDisposable
             }
             else
                 _onMessage(message);
+            _nextOffsets[result.TopicPartition] = result.Offset.Value + 1;   // after the message is in Messages
         }
         consumer.Close();
     }
