@@ -124,6 +124,13 @@ public sealed class OutboxTableMapping
         return null;
     }
 
+    /// <summary>
+    /// Whether a row can be published without column <paramref name="column"/> (a header or the type header only):
+    /// the event id, key, payload and topic template columns make the message.
+    /// </summary>
+    public bool IsOptional(int column) =>
+        column != EventIdColumn && column != KeyColumn && column != PayloadColumn && TopicTemplate?.Uses(column) != true;
+
     /// <summary>Reads a column's value as text (UTF-8), or null for SQL NULL.</summary>
     public static string? Text(byte[]? value) => value is null ? null : Encoding.UTF8.GetString(value);
 }

@@ -17,6 +17,9 @@ public sealed class TopicTemplate
 
     public string Text { get; }
 
+    /// <summary>Whether a placeholder reads mapped column <paramref name="column"/>.</summary>
+    public bool Uses(int column) => _parts.Any(p => p.Literal is null && p.Column == column);
+
     /// <summary>Parses the template; <paramref name="resolveColumn"/> maps a placeholder's column to its index.</summary>
     public static TopicTemplate Parse(string? template, string key, Func<string, int> resolveColumn)
     {

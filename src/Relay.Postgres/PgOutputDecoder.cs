@@ -95,13 +95,15 @@ sealed class PgOutputDecoder
                 ? known
                 : new PgType(typeOid, typeOid);
         }
-        // A column dropped while Relay runs: stop with the key to fix rather than publish incomplete messages.
-        var missing = table.Columns.Where((_, index) => !targets.Contains(index)).FirstOrDefault();
-        if (missing is not null)
+        // Rows written before a header column was added (ALTER TABLE … ADD COLUMN while they waited) have no value for
+        // it: they publish without that header. A column that makes the message (id, key, payload, topic) cannot be
+        // missing: stop with the key to fix rather than publish incomplete messages.
+        var absent = Enumerable.Range(0, table.Columns.Count).Where(index => !targets.Contains(index)).ToArray();
+        if (absent.FirstOrDefault(index => !table.IsOptional(index), -1) is var required and >= 0)
             throw new RelayConfigurationException(
-                $"{missing.ConfigurationKey}: column '{missing.Name}' is no longer in table '{table.QualifiedName}' " +
-                "(the table was altered while Relay was running).");
-        _relations[relationId] = new RelationPlan(table, targets, types);
+                $"{table.Columns[required].ConfigurationKey}: column '{table.Columns[required].Name}' is not in table '{table.QualifiedName}' " +
+                "as the server describes it for these rows (the table was altered while Relay was running).");
+        _relations[relationId] = new RelationPlan(table, targets, types, absent);
     }
 
     static int FindColumn(OutboxTableMapping table, string name)
@@ -123,6 +125,8 @@ sealed class PgOutputDecoder
         var row = Row;
         row.Table = plan.Table;
         row.EnsureCapacity(plan.Table.Columns.Count);
+        foreach (var absent in plan.Absent)
+            row.Values[absent] = null;
         var reader = new SpanReader(message[5..]);
         var count = reader.Int16();
         for (var column = 0; column < count; column++)
@@ -142,7 +146,11 @@ sealed class PgOutputDecoder
         return true;
     }
 
-    sealed record RelationPlan(OutboxTableMapping Table, int[] Targets, PgType[] Types);
+    /// <summary>
+    /// A relation's plan: its table, where each of its columns goes in the row (-1: unused), their types, and the
+    /// optional mapped columns it lacks (their values are NULL).
+    /// </summary>
+    sealed record RelationPlan(OutboxTableMapping Table, int[] Targets, PgType[] Types, int[] Absent);
 
     ref struct SpanReader(ReadOnlySpan<byte> span)
     {

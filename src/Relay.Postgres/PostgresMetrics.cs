@@ -19,7 +19,7 @@ public sealed class PostgresMetrics
         meter.CreateObservableGauge("relay_replication_slot_lag_bytes",
             () => _retainedBytes is { } bytes ? [new Measurement<long>(bytes)] : Array.Empty<Measurement<long>>(),
             unit: "By", description: "WAL the server retains for Relay: pg_current_wal_lsn() - confirmed_flush_lsn, sampled on an ordinary connection.");
-        meter.CreateObservableGauge("relay_replication_slot_recreated", () => Volatile.Read(ref _slotRecreated),
+        meter.CreateObservableGauge("relay_replication_slot_recreated", () => (long)Volatile.Read(ref _slotRecreated),
             description: "1 when this process found the slot it used before gone and created a new one: rows committed in between were not published (re-publish them).");
     }
 

@@ -174,7 +174,7 @@ public sealed class PostgresOutboxSource(
         // Creating a slot waits for every transaction with an id open at that moment: one left open would make it
         // wait for ever, so give it a while, then name the transactions to end.
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        patience.CancelAfter(SlotCreationPatience);
+        patience.CancelAfter(_options.SlotCreationTimeout);
         try
         {
             var created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false,
@@ -196,16 +196,13 @@ public sealed class PostgresOutboxSource(
         }
         catch (Exception e) when (patience.IsCancellationRequested && !cancellationToken.IsCancellationRequested && e is OperationCanceledException or NpgsqlException)
         {
-            var blockers = await PostgresPrerequisites.OpenTransactionsAsync(connection, SlotCreationPatience, CancellationToken.None);
+            var blockers = await PostgresPrerequisites.OpenTransactionsAsync(connection, _options.SlotCreationTimeout, CancellationToken.None);
             throw new RelayConfigurationException(
-                $"{PostgresSourceOptions.Section}:SlotName: creating replication slot '{slot}' waited {SlotCreationPatience.TotalSeconds:0} s for transactions " +
+                $"{PostgresSourceOptions.Section}:SlotName: creating replication slot '{slot}' waited {_options.SlotCreationTimeout.TotalSeconds:0} s for transactions " +
                 $"that were open when it began: {(blockers.Count == 0 ? "(they have ended since; start again)" : PostgresPrerequisites.Describe(blockers))}. " +
                 (blockers.Count == 0 ? "" : $"End them ({string.Join("; ", blockers.Select(b => $"SELECT pg_terminate_backend({b.Pid})"))}) or let them finish, then start again."), e);
         }
     }
-
-    /// <summary>How long slot creation may wait for open transactions before Relay names them and stops.</summary>
-    internal static TimeSpan SlotCreationPatience { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Leaves Relay's note on the publication, so that a slot lost later is told from a first start.</summary>
     async Task NoteSlotOnPublicationAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

@@ -159,7 +159,7 @@ sealed partial class PostgresPrerequisites
                 "the publication was dropped after the slot was created (or the slot was created first), so the slot cannot decode what it holds " +
                 "and outbox rows committed since may not have been published",
                 $"drop the slot (SELECT pg_drop_replication_slot('{slot}')) so that Relay creates publication and slot together, " +
-                $"then re-publish the rows committed since {confirmed}"));
+                $"then re-publish the outbox rows committed since {confirmed}"));
         else if (walStatus == "unreserved")
             _findings.Add(PreflightCheck.Warn(name, $"wal_status = unreserved: {retained} bytes retained, beyond max_slot_wal_keep_size = {keepSize}; WAL will be removed soon",
                 "keep Relay streaming (it is about to lose rows), or raise max_slot_wal_keep_size"));

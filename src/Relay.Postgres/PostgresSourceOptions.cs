@@ -40,6 +40,12 @@ public sealed class PostgresSourceOptions
     public LostSlotPolicy OnLostSlot { get; set; } = LostSlotPolicy.Recreate;
 
     /// <summary>
+    /// How long creating the slot may wait for transactions that were open when it began (PostgreSQL waits for every
+    /// transaction with an id); then Relay stops (exit 1) naming them and the statement that ends them. Default 15 s.
+    /// </summary>
+    public TimeSpan SlotCreationTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
     /// While no outbox row arrives, how often the server's reported WAL position is taken as processed, so the slot's
     /// confirmed position follows other tables' writes and the server does not retain WAL for Relay. Default 1 s.
     /// </summary>

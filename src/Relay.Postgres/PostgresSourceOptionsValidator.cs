@@ -8,5 +8,6 @@ sealed class PostgresSourceOptionsValidator() : SectionOptionsValidator<Postgres
     protected override IEnumerable<string> Rules(PostgresSourceOptions options) => PositiveDurations(
         (options.IdleAcknowledgeInterval, nameof(options.IdleAcknowledgeInterval)),
         (options.WalReceiverStatusInterval, nameof(options.WalReceiverStatusInterval)),
-        (options.LagSampleInterval, nameof(options.LagSampleInterval)));
+        (options.LagSampleInterval, nameof(options.LagSampleInterval)),
+        (options.SlotCreationTimeout, nameof(options.SlotCreationTimeout)));
 }

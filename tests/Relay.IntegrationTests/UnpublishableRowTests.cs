@@ -82,7 +82,9 @@ public class UnpublishableRowTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal(5, dead.Count);
         string Reason(string contains) => Assert.Single(dead.Keys, k => k.Contains(contains, StringComparison.Ordinal));
         Assert.Null(dead[Reason("key column 'aggregateid' is NULL")].Key);
-        Assert.Equal("o-3", dead[Reason("'" + prefix + ".Bad Topic!' is not a valid Kafka topic name")].Key);
+        var badTopic = dead[Reason("'" + prefix + ".Bad Topic!' is not a valid Kafka topic name")];
+        Assert.Equal("o-3", badTopic.Key);
+        Assert.Equal(prefix + ".Bad Topic!", badTopic.Header("relay.topic"));   // the topic it would have gone to
         var tooLarge = dead[Reason("Kafka refused the message")];
         Assert.Equal("o-4", tooLarge.Key);
         Assert.Null(tooLarge.Value);   // the row stays in the outbox table; its identity is here
@@ -101,9 +103,9 @@ public class UnpublishableRowTests(PostgresFixture postgres, KafkaFixture kafka)
             if (message.Key is not null)
                 Assert.Equal(ids.Single(i => i.Item1 == message.Key).Item2, message.Header("relay.event.id"));
         }
-        // Each dead-lettered row is logged, naming the row's event id and the topic it went to.
+        // Each dead-lettered row is logged, naming the row's event id (not the log event's own id) and the topic it went to.
         var logged = relay.Events.WithId(RelayEvents.DeadLettered);
         foreach (var message in dead.Values)
-            Assert.Contains(logged, e => e.Property("EventId") == message.Header("relay.event.id") && e.Property("DeadLetterTopic") == deadLetters);
+            Assert.Contains(logged, e => e.Property("OutboxEventId") == message.Header("relay.event.id") && e.Property("DeadLetterTopic") == deadLetters);
     }
 }

@@ -61,6 +61,12 @@ public sealed class KafkaMockCluster : IDisposable
     public void PushRequestErrors(short apiKey, params int[] errorCodes) =>
         Native.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (UIntPtr)errorCodes.Length, errorCodes);
 
+    /// <summary>
+    /// Metadata answers for <paramref name="topic"/> carry this Kafka error code (e.g. 29 TOPIC_AUTHORIZATION_FAILED,
+    /// 3 UNKNOWN_TOPIC_OR_PART): a topic the cluster will not take messages for; 0 clears it.
+    /// </summary>
+    public void SetTopicError(string topic, int errorCode) => Native.rd_kafka_mock_topic_set_error(_cluster, topic, errorCode);
+
     static void Check(int error, string what)
     {
         if (error != 0)
@@ -125,6 +131,7 @@ public sealed class KafkaMockCluster : IDisposable
         [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
         [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
         [DllImport(Library)] public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);
+        [DllImport(Library)] public static extern void rd_kafka_mock_topic_set_error(IntPtr mcluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
 #pragma warning restore SYSLIB1054
     }
 }

@@ -53,6 +53,14 @@ public sealed class InProcessRelay : IAsyncDisposable
         return new InProcessRelay(host, logs);
     }
 
+    /// <summary>What <c>/metrics</c> would show now (Prometheus text).</summary>
+    public async Task<string> ScrapeMetricsAsync()
+    {
+        using var text = new MemoryStream();
+        await _host.Services.GetRequiredService<Relay.Instrumentation.RelayMetrics>().Registry.CollectAndExportAsTextAsync(text);
+        return System.Text.Encoding.UTF8.GetString(text.ToArray());
+    }
+
     public async Task StopAsync() => await _host.StopAsync(TimeSpan.FromSeconds(60));
 
     public async ValueTask DisposeAsync()
