@@ -34,19 +34,20 @@ static partial class RuntimeDefaults
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int MallOpt(int parameter, int value);
 
+    /// <summary>
+    /// Defaults that depend on the configuration: none at present. Socket continuations are deliberately not run inline
+    /// (<c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>), although for the PostgreSQL source that saved a
+    /// thread-pool hop per read. Inline, continuations run on the socket-engine threads (one per core, sockets assigned
+    /// round robin), and at stop one blocks there: cancelling the replication stream makes Npgsql send PostgreSQL's
+    /// cancel request on a new connection and wait, synchronously, for the server to close it, while the stream's
+    /// continuation on the engine thread waits (disposing its linked token source) for that cancellation callback.
+    /// When the cancel connection's socket lands on the same engine thread, nothing reads it until its 15 s timeout:
+    /// SIGTERM then took 15 s (up to the shutdown timeout) instead of 0.3 s, and every socket on that thread — the
+    /// diagnostics endpoints included — stalled meanwhile. Whether it happened depended on how many sockets had been
+    /// opened before, e.g. one for an HTTP request to /healthz (issue 17; tests in ShutdownTimeTests).
+    /// </summary>
     public static void Apply(IConfiguration configuration)
     {
-        // PostgreSQL: run socket continuations on the socket engine's thread instead of queueing each to the thread
-        // pool. The replication stream is one long run of small reads and every hop is a thread wake-up (on 2 cores,
-        // ~1 s of CPU per 300,000 rows); neither Npgsql nor Relay blocks in those continuations. (Not for SQL Server:
-        // SqlClient's async paths are not known to be free of blocking waits.)
-        if ((configuration["Relay:Source"] ?? "Postgres").ToLowerInvariant() is "postgres" or "postgresql")
-            SetDefault("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-    }
-
-    static void SetDefault(string variable, string value)
-    {
-        if (Environment.GetEnvironmentVariable(variable) is null)
-            Environment.SetEnvironmentVariable(variable, value);
+        _ = configuration;
     }
 }
