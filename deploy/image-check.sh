@@ -206,7 +206,7 @@ podman run -d --name "$name" --network host --read-only --tmpfs /tmp \
 # Non-root: the container's main process (Relay itself, PID 1 inside) as the host sees it.
 pid=$(podman inspect -f '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo "?")
-command=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null || true)
+command=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | sed 's/ $//' || true)
 if [ "$uid" = 1654 ]; then pass "the container's process ($command) runs as UID $uid (app), not root"
 else fail "the container's process ($command) runs as UID $uid, expected 1654"; fi
 
