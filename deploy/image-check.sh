@@ -56,8 +56,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# podman's defaults do not work on this kind of machine (no systemd cgroup manager, no rlimit changes, crun absent):
-# use our own containers.conf rather than the system's.
+# podman's defaults do not run containers on the project's CI machines; the settings found to work there (cgroupfs, runc,
+# no default ulimits) go in a containers.conf of our own, leaving the system's alone.
 cat > "$work/containers.conf" <<'CONF'
 [containers]
 default_ulimits = []
