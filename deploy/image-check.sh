@@ -139,21 +139,32 @@ podman run --rm --network host "$runtime_image:$runtime_version" /bin/true >/dev
     || skip "podman cannot run a container here: $(tail -n 1 "$work/probe.err")"
 
 # --- 2. Build ---------------------------------------------------------------------------------------------------------
+# The build stage is tagged too, so that the images an earlier run left behind can be removed once replaced: podman's
+# layer cache stays (restore is redone only when a project file changes) and the disk holds one set of images.
 image=localhost/relay:image-check
+build_image=localhost/relay-build:image-check
+previous=$(podman image inspect -f '{{.Id}}' "$image" "$build_image" 2>/dev/null || true)
 stage=$(date +%s.%N)
-echo "podman build -t $image ..."
+echo "podman build --target build -t $build_image ...; podman build -t $image ..."
 build_env=()
 [ -n "${NUGET_CERT_REVOCATION_MODE:-}" ] && build_env=(--env "NUGET_CERT_REVOCATION_MODE=$NUGET_CERT_REVOCATION_MODE")
-if podman build --network host "${build_env[@]}" \
+build() {
+    podman build --network host "${build_env[@]}" \
         --build-arg SDK_IMAGE="$sdk_image" --build-arg SDK_TAG="$sdk_version" \
         --build-arg RUNTIME_IMAGE="$runtime_image" --build-arg RUNTIME_TAG="$runtime_version" \
-        -t "$image" . > "$work/build.log" 2>&1; then
+        "$@" . >> "$work/build.log" 2>&1
+}
+if build --target build -t "$build_image" && build -t "$image"; then
     pass "podman build of the Dockerfile ($(elapsed "$stage") s)"
 else
     grep -E "error|Error|ERROR" "$work/build.log" | tail -n 20
     fail "podman build of the Dockerfile ($(elapsed "$stage") s)"
     exit 1
 fi
+current=$(podman image inspect -f '{{.Id}}' "$image" "$build_image")
+for id in $previous; do
+    grep -qx "$id" <<< "$current" || podman rmi "$id" >/dev/null 2>&1 || true
+done
 
 # --- 3. Run -----------------------------------------------------------------------------------------------------------
 stage=$(date +%s.%N)
