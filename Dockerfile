@@ -19,7 +19,9 @@ COPY src/Relay/Relay.csproj src/Relay/
 COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
 COPY src/Relay.Postgres/Relay.Postgres.csproj src/Relay.Postgres/
 COPY src/Relay.SqlServer/Relay.SqlServer.csproj src/Relay.SqlServer/
-RUN dotnet restore src/Relay/Relay.csproj -r ${RUNTIME_ID}
+# Restore with the publish step's properties: ReadyToRun needs its compiler package (Crossgen2) for the runtime id, and
+# a restore without PublishReadyToRun=true leaves it out, so the --no-restore publish fails with NETSDK1094.
+RUN dotnet restore src/Relay/Relay.csproj -r ${RUNTIME_ID} -p:PublishReadyToRun=true -p:SelfContained=false
 COPY src/ src/
 # ReadyToRun: precompiled code starts streaming sooner and spends less CPU in the JIT (see README "Performance").
 RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore -r ${RUNTIME_ID} --self-contained false \

@@ -24,7 +24,6 @@ static class RelayHost
             return InvalidConfiguration([configProblem]);
         try
         {
-            RuntimeDefaults.Apply(SourceKinds.Parse(builder.Configuration));
             var diagnostics = builder.Configuration.GetSection(DiagnosticsOptions.Section).Get<DiagnosticsOptions>() ?? new DiagnosticsOptions();
             builder.Services.AddSerilog((_, logger) => RelayLogging.Configure(logger, builder.Configuration, diagnostics.LogFormat));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout =

@@ -33,19 +33,10 @@ static partial class RuntimeDefaults
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int MallOpt(int parameter, int value);
 
-    public static void Apply(SourceKind source)
-    {
-        // PostgreSQL: run socket continuations on the socket engine's thread instead of queueing each to the thread
-        // pool. The replication stream is one long run of small reads and every hop is a thread wake-up (on 2 cores,
-        // ~1 s of CPU per 300,000 rows); neither Npgsql nor Relay blocks in those continuations. (Not for SQL Server:
-        // SqlClient's async paths are not known to be free of blocking waits.)
-        if (source == SourceKind.Postgres)
-            SetDefault("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-    }
-
-    static void SetDefault(string variable, string value)
-    {
-        if (Environment.GetEnvironmentVariable(variable) is null)
-            Environment.SetEnvironmentVariable(variable, value);
-    }
+    // Not set: DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1, although for the PostgreSQL source it saved a thread-pool
+    // hop per read. Inline, continuations run on the socket-engine threads (one per core, sockets assigned round robin),
+    // and at stop one blocks there: cancelling the replication stream makes Npgsql send PostgreSQL's cancel request on
+    // a new connection and wait synchronously for the server to close it. When that connection's socket lands on the
+    // same engine thread, nothing reads it until its 15 s timeout: SIGTERM took 15 s instead of 0.3 s, depending on how
+    // many sockets had been opened before (e.g. one for a request to /healthz: issue 17; tests in ShutdownTimeTests).
 }
