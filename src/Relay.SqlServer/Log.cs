@@ -17,4 +17,7 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.SqlServer + 3, LogLevel.Warning, "{Table} has capture instances {Instances} (after DDL); Relay follows them in order of their start LSN")]
     public static partial void SeveralInstances(ILogger logger, string table, string instances);
+
+    [LoggerMessage(EventIdRanges.SqlServer + 4, LogLevel.Critical, "{Problem}")]
+    public static partial void RetentionGap(ILogger logger, string problem);
 }

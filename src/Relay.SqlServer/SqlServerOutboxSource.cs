@@ -56,7 +56,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     /// </summary>
     internal static CaptureInstance ChooseCaptureInstance(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances, UInt128 position)
     {
-        var ofTable = instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
+        var ofTable = InstancesOf(table, instances);
         if (ofTable.Count == 0)
             throw new RelayConfigurationException(
                 $"{table.ConfigurationKey}:Table: {table.QualifiedName} has no CDC capture instance: run EXEC sys.sp_cdc_enable_table " +
@@ -69,6 +69,10 @@ public sealed class SqlServerOutboxSource : IOutboxSource
                 $"(captured: {string.Join(", ", instance.Columns.Order())}).");
         return instance;
     }
+
+    /// <summary>The capture instances of <paramref name="table"/>.</summary>
+    internal static IReadOnlyList<CaptureInstance> InstancesOf(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances) =>
+        instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
 
     public async Task<IOutboxStream> OpenAsync(SourcePlan plan, CancellationToken cancellationToken)
     {

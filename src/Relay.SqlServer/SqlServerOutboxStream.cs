@@ -34,20 +34,22 @@ sealed class SqlServerOutboxStream(
         IReadOnlyList<CaptureInstance> instances = [];
         var instancesRead = DateTime.MinValue;
         var renewed = DateTime.UtcNow;
-        var floors = new UInt128[tables.Count];
+        var floors = new UInt128[tables.Count];       // per table: the LSN from which its newer instance is read
+        var gapsAccepted = new UInt128[tables.Count]; // per table: a minimum already resumed from, as configured
         var seenInstances = new string[tables.Count];
         try
         {
             while (!stopReading.IsCancellationRequested)
             {
-                if (DateTime.UtcNow - instancesRead > TimeSpan.FromSeconds(10))
+                if (DateTime.UtcNow - instancesRead > options.CaptureInstanceRefresh)
                 {
                     // Capture instances change with DDL (rotation): look again now and then.
                     instances = await client.GetCaptureInstancesAsync(stopReading);
                     instancesRead = DateTime.UtcNow;
                     LogRotations(instances, seenInstances);
                 }
-                var batches = await ReadBatchesAsync(instances, columns, position, floors, stopReading);
+                var reads = await ReadBatchesAsync(instances, columns, position, floors, gapsAccepted, stopReading);
+                var batches = reads.Select(r => (r.Changes, r.CompleteThrough)).ToList();
                 var merged = CdcBatchMerger.Merge(batches);
                 foreach (var (index, change) in merged)
                 {
@@ -60,6 +62,12 @@ sealed class SqlServerOutboxStream(
                     await sink.OnCommitAsync(change.Position, change.CommittedAt, stopReading);
                     position = _received = change.Position;
                 }
+                // An older instance is done only once everything before its successor's start was emitted, for every
+                // table: another table's full batch may have held the merge back below it.
+                var horizon = CdcBatchMerger.Horizon(batches);
+                for (var t = 0; t < tables.Count; t++)
+                    if (reads[t].Successor is { } successor && horizon >= new SourcePosition(reads[t].To, SqlServerLsn.MaxSequence))
+                        floors[t] = UInt128.Max(floors[t], successor.StartLsn);
                 if (DateTime.UtcNow - renewed > options.LeaseDuration / 3)
                 {
                     await store.RenewAsync(stopReading);   // confirmations renew it too; this covers idle periods
@@ -79,27 +87,53 @@ sealed class SqlServerOutboxStream(
 
     static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    /// <summary>One bounded batch per table after <paramref name="position"/>, each with how far it is complete.</summary>
-    async Task<List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>> ReadBatchesAsync(
-        IReadOnlyList<CaptureInstance> instances, List<List<string>> columns, SourcePosition position, UInt128[] floors, CancellationToken stopReading)
+    /// <summary>What one poll read of one table: from which instance, up to where, and how far that is complete.</summary>
+    sealed record TableRead(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough, UInt128 To, CaptureInstance? Successor);
+
+    /// <summary>
+    /// One bounded batch per table after <paramref name="position"/>, each with how far it is complete. Each instance's
+    /// minimum is read after its query and checked against what is still needed: a cleanup that ran before or during
+    /// the query shows here, so nothing is skipped silently.
+    /// </summary>
+    async Task<List<TableRead>> ReadBatchesAsync(IReadOnlyList<CaptureInstance> instances, List<List<string>> columns, SourcePosition position,
+        UInt128[] floors, UInt128[] gapsAccepted, CancellationToken stopReading)
     {
         var maxLsn = await client.GetMaxLsnAsync(stopReading);
-        var batches = new List<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)>(tables.Count);
+        var reads = new List<TableRead>(tables.Count);
         for (var t = 0; t < tables.Count; t++)
         {
             // After DDL a table has two instances: read the older only below the newer one's start, then switch.
             var instance = SqlServerOutboxSource.ChooseCaptureInstance(tables[t], instances, UInt128.Max(position.Commit, floors[t]));
-            var newer = instances.Where(i => i.Schema == instance.Schema && i.Table == instance.Table && i.StartLsn > instance.StartLsn)
-                .OrderBy(i => i.StartLsn).FirstOrDefault();
+            var newer = RetentionRule.Successor(SqlServerOutboxSource.InstancesOf(tables[t], instances), instance);
             var to = newer is null ? maxLsn : UInt128.Min(maxLsn, newer.StartLsn - 1);
             var changes = maxLsn > 0 && to > 0
                 ? await client.GetInsertsAsync(instance, columns[t], position, to, options.BatchSize, stopReading)
                 : [];
-            if (newer is not null && changes.Count < options.BatchSize && to < maxLsn)
-                floors[t] = newer.StartLsn;   // the older instance is read to its end
-            batches.Add((changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to)));
+            await CheckRetentionAsync(instance, UInt128.Max(RetentionRule.NeededFrom(position), floors[t]), t, gapsAccepted, stopReading);
+            reads.Add(new TableRead(changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to), to, newer));
         }
-        return batches;
+        return reads;
+    }
+
+    /// <summary>Stops (or, as configured, says and continues) when the instance no longer holds changes Relay still needs.</summary>
+    async Task CheckRetentionAsync(CaptureInstance instance, UInt128 neededFrom, int table, UInt128[] gapsAccepted, CancellationToken stopReading)
+    {
+        var minimum = await client.GetMinLsnAsync(instance.Name, stopReading);
+        if (minimum <= neededFrom || minimum == gapsAccepted[table])
+            return;
+        // An instance whose start the capture job has not reached yet (just enabled) lost nothing: cleanup only removes
+        // what was captured, so a minimum beyond the newest captured LSN is the instance's own start.
+        if (minimum > await client.GetMaxLsnAsync(stopReading))
+            return;
+        if (RetentionRule.Check(instance, neededFrom, minimum) is not { } problem)
+            return;
+        if (!options.ResumeFromMinimumOnRetentionGap)
+        {
+            Log.RetentionGap(logger, problem);
+            throw new RelayConfigurationException(problem);
+        }
+        Log.ResumingAfterGap(logger, problem);
+        gapsAccepted[table] = minimum;
     }
 
     /// <summary>Says when a table gains or loses a capture instance (DDL, rotation), once per change.</summary>
@@ -115,7 +149,7 @@ sealed class SqlServerOutboxStream(
         }
     }
 
-    /// <summary>The stored position, checked against CDC retention; on first start, just before the oldest change held.</summary>
+    /// <summary>The stored position (checked against CDC retention on every poll); on first start, just before the oldest change held.</summary>
     async Task<SourcePosition> StartPositionAsync(CancellationToken cancellationToken)
     {
         var instances = await client.GetCaptureInstancesAsync(cancellationToken);
@@ -127,16 +161,6 @@ sealed class SqlServerOutboxStream(
                 minimum = UInt128.Min(minimum, await client.GetMinLsnAsync(instance.Name, cancellationToken));
             // seqval 0 sorts before every change at that LSN, so the first change is included.
             return new SourcePosition(minimum == UInt128.MaxValue ? 0 : minimum, 0);
-        }
-        foreach (var instance in chosen)
-        {
-            var minimum = await client.GetMinLsnAsync(instance.Name, cancellationToken);
-            if (RetentionRule.Check(instance, position.Commit, minimum) is { } problem)
-            {
-                if (!options.ResumeFromMinimumOnRetentionGap)
-                    throw new RelayConfigurationException(problem);
-                Log.ResumingAfterGap(logger, problem);
-            }
         }
         return position;
     }

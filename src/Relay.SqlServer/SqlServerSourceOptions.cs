@@ -43,6 +43,9 @@ public sealed class SqlServerSourceOptions
     /// the oldest change held instead of stopping. Default false: stop and say what was lost.
     /// </summary>
     public bool ResumeFromMinimumOnRetentionGap { get; set; }
+
+    /// <summary>How often the capture instances are looked up again (rotation, dropped instances); not configurable, tests shorten it.</summary>
+    internal TimeSpan CaptureInstanceRefresh { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public enum PositionStoreKind { Table, File }
