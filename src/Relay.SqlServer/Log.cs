@@ -20,4 +20,7 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.SqlServer + 4, LogLevel.Critical, "{Problem}")]
     public static partial void RetentionGap(ILogger logger, string problem);
+
+    [LoggerMessage(EventIdRanges.SqlServer + 5, LogLevel.Warning, "No stored position: starting at {Position} (Relay:SqlServer:FirstStart = {FirstStart}); nothing before it is published")]
+    public static partial void FirstStart(ILogger logger, string firstStart, string position);
 }

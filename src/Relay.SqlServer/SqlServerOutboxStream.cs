@@ -68,6 +68,13 @@ sealed class SqlServerOutboxStream(
                 for (var t = 0; t < tables.Count; t++)
                     if (reads[t].Successor is { } successor && horizon >= new SourcePosition(reads[t].To, SqlServerLsn.MaxSequence))
                         floors[t] = UInt128.Max(floors[t], successor.StartLsn);
+                if (merged.Count == 0 && horizon > position && horizon.Commit != UInt128.MaxValue)
+                {
+                    // Nothing new up to the newest captured LSN: confirm it (as PostgreSQL's idle acknowledgement does), so an
+                    // outbox idle longer than CDC retention does not look like a retention gap at the next start.
+                    await sink.OnCommitAsync(horizon, DateTime.UtcNow, stopReading);
+                    position = _received = horizon;
+                }
                 if (DateTime.UtcNow - renewed > options.LeaseDuration / 3)
                 {
                     await store.RenewAsync(stopReading);   // confirmations renew it too; this covers idle periods
@@ -149,19 +156,32 @@ sealed class SqlServerOutboxStream(
         }
     }
 
-    /// <summary>The stored position (checked against CDC retention on every poll); on first start, just before the oldest change held.</summary>
+    /// <summary>
+    /// The stored position (checked against CDC retention on every poll); on first start (no stored position) the newest
+    /// captured LSN, or with <see cref="SqlServerSourceOptions.FirstStart"/> = Oldest just before the oldest change held.
+    /// </summary>
     async Task<SourcePosition> StartPositionAsync(CancellationToken cancellationToken)
     {
         var instances = await client.GetCaptureInstancesAsync(cancellationToken);
         var chosen = tables.Select(t => SqlServerOutboxSource.ChooseCaptureInstance(t, instances, stored?.Commit ?? UInt128.MaxValue)).ToList();
-        if (stored is not { } position)
+        if (stored is { } position)
+            return position;
+        if (options.FirstStart == FirstStartPosition.Oldest)
         {
             var minimum = UInt128.MaxValue;
             foreach (var instance in chosen)
                 minimum = UInt128.Min(minimum, await client.GetMinLsnAsync(instance.Name, cancellationToken));
             // seqval 0 sorts before every change at that LSN, so the first change is included.
-            return new SourcePosition(minimum == UInt128.MaxValue ? 0 : minimum, 0);
+            position = new SourcePosition(minimum == UInt128.MaxValue ? 0 : minimum, 0);
         }
+        else
+        {
+            // As a new PostgreSQL slot does: from now on. Everything captured so far counts as done.
+            position = new SourcePosition(await client.GetMaxLsnAsync(cancellationToken), SqlServerLsn.MaxSequence);
+        }
+        // Stored at once: a restart before the first confirmation must not start from a later "now" and skip what came between.
+        await store.SaveAsync(position, cancellationToken);
+        Log.FirstStart(logger, options.FirstStart.ToString(), SqlServerLsn.Format(position));
         return position;
     }
 

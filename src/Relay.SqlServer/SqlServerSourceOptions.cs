@@ -44,8 +44,16 @@ public sealed class SqlServerSourceOptions
     /// </summary>
     public bool ResumeFromMinimumOnRetentionGap { get; set; }
 
+    /// <summary>
+    /// Where a relay without a stored position (first start, or a lost position row) begins: <c>Latest</c> (default, as the
+    /// PostgreSQL source: changes committed from now on) or <c>Oldest</c> (everything CDC still holds, up to its retention).
+    /// </summary>
+    public FirstStartPosition FirstStart { get; set; } = FirstStartPosition.Latest;
+
     /// <summary>How often the capture instances are looked up again (rotation, dropped instances); not configurable, tests shorten it.</summary>
     internal TimeSpan CaptureInstanceRefresh { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public enum PositionStoreKind { Table, File }
+
+public enum FirstStartPosition { Latest, Oldest }

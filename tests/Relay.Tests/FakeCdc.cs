@@ -69,7 +69,7 @@ sealed class FakeCdc : ICdcClient
     public static SqlServerSourceOptions Options(int batchSize = 5000, bool resumeOnGap = false) => new()
     {
         BatchSize = batchSize, PollInterval = TimeSpan.FromMilliseconds(5), MaxPollInterval = TimeSpan.FromMilliseconds(20),
-        ResumeFromMinimumOnRetentionGap = resumeOnGap,
+        ResumeFromMinimumOnRetentionGap = resumeOnGap, FirstStart = FirstStartPosition.Oldest,
     };
 
     /// <summary>Reads until the sink saw <paramref name="expected"/> rows (then confirms the last commit), or 10 s.</summary>
@@ -95,9 +95,10 @@ sealed class FakeCdc : ICdcClient
 sealed class MemoryStore(SourcePosition? initial) : IPositionStore
 {
     public SourcePosition? Saved = initial;
+    public readonly List<SourcePosition> Saves = [];
     public int Renewals;
     public Task<SourcePosition?> ClaimAsync(CancellationToken c) => Task.FromResult(Saved);
-    public Task SaveAsync(SourcePosition p, CancellationToken c) { Saved = p; return Task.CompletedTask; }
+    public Task SaveAsync(SourcePosition p, CancellationToken c) { Saved = p; Saves.Add(p); return Task.CompletedTask; }
     public Task RenewAsync(CancellationToken c) { Interlocked.Increment(ref Renewals); return Task.CompletedTask; }
     public Task ReleaseAsync(CancellationToken c) => Task.CompletedTask;
 }
