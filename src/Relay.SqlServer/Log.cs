@@ -15,7 +15,7 @@ static partial class Log
     [LoggerMessage(EventIdRanges.SqlServer + 2, LogLevel.Warning, "{Problem} Resuming from the oldest change held, as configured.")]
     public static partial void ResumingAfterGap(ILogger logger, string problem);
 
-    [LoggerMessage(EventIdRanges.SqlServer + 3, LogLevel.Warning, "{Table} has capture instances {Instances} (after DDL); Relay follows them in order of their start LSN")]
+    [LoggerMessage(EventIdRanges.SqlServer + 3, LogLevel.Warning, "{Table} has capture instances {Instances} (after DDL); Relay follows them in order of creation (create_date)")]
     public static partial void SeveralInstances(ILogger logger, string table, string instances);
 
     [LoggerMessage(EventIdRanges.SqlServer + 4, LogLevel.Critical, "{Problem}")]

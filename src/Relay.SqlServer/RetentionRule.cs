@@ -44,5 +44,10 @@ public static class RetentionRule
         return index >= 0 && index + 1 < ordered.Count ? ordered[index + 1] : null;
     }
 
-    static List<CaptureInstance> Order(IReadOnlyList<CaptureInstance> instances) => instances.OrderBy(i => i.StartLsn).ToList();
+    /// <summary>
+    /// Oldest first, by creation: cleanup moves <c>start_lsn</c>, so two instances can come to share it, and then only
+    /// <c>create_date</c> tells which one is newer (Debezium orders them the same way).
+    /// </summary>
+    static List<CaptureInstance> Order(IReadOnlyList<CaptureInstance> instances) =>
+        instances.OrderBy(i => i.CreatedAt).ThenBy(i => i.StartLsn).ToList();
 }

@@ -23,24 +23,24 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = new SqlCommand("""
-            SELECT ct.capture_instance, s.name, t.name, ct.start_lsn, cc.column_name
+            SELECT ct.capture_instance, s.name, t.name, ct.start_lsn, cc.column_name, ct.create_date
             FROM cdc.change_tables ct
             JOIN sys.tables t ON t.object_id = ct.source_object_id
             JOIN sys.schemas s ON s.schema_id = t.schema_id
             JOIN cdc.captured_columns cc ON cc.object_id = ct.object_id
             """, connection);
-        var instances = new Dictionary<string, (string Schema, string Table, UInt128 Start, HashSet<string> Columns)>();
+        var instances = new Dictionary<string, (string Schema, string Table, UInt128 Start, HashSet<string> Columns, DateTime Created)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var name = reader.GetString(0);
             if (!instances.TryGetValue(name, out var instance))
-                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), []);
+                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), [], reader.GetDateTime(5));
             instance.Columns.Add(reader.GetString(4));
         }
         var wanted = tables.Select(t => (t.Schema, t.Name)).ToHashSet();
         return instances.Where(i => wanted.Contains((i.Value.Schema, i.Value.Table)))
-            .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns)).ToList();
+            .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns, i.Value.Created)).ToList();
     }
 
     public async Task<UInt128> GetMinLsnAsync(string captureInstance, CancellationToken cancellationToken)

@@ -149,7 +149,7 @@ sealed class SqlServerOutboxStream(
         for (var t = 0; t < tables.Count; t++)
         {
             var names = string.Join(", ", instances.Where(i => i.Schema == tables[t].Schema && i.Table == tables[t].Name)
-                .OrderBy(i => i.StartLsn).Select(i => i.Name));
+                .OrderBy(i => i.CreatedAt).ThenBy(i => i.StartLsn).Select(i => i.Name));
             if (seen[t] is not null && seen[t] != names && names.Contains(", ", StringComparison.Ordinal))
                 Log.SeveralInstances(logger, tables[t].QualifiedName, names);
             seen[t] = names;
