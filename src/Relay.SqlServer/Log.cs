@@ -23,4 +23,7 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.SqlServer + 5, LogLevel.Warning, "No stored position: starting at {Position} (Relay:SqlServer:FirstStart = {FirstStart}); nothing before it is published")]
     public static partial void FirstStart(ILogger logger, string firstStart, string position);
+
+    [LoggerMessage(EventIdRanges.SqlServer + 6, LogLevel.Error, "Could not renew the lease on the position (it expires at {Expires:O}); this relay stops producing when a third of the lease is left")]
+    public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, DateTime expires);
 }

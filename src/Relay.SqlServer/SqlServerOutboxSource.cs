@@ -79,8 +79,9 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         var store = _store();
         try
         {
+            var claimStarted = DateTime.UtcNow;
             var claimed = await store.ClaimAsync(cancellationToken);
-            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, _logger);
+            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, claimStarted, _logger);
         }
         catch (SqlException e)
         {

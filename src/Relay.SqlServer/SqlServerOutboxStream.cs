@@ -14,9 +14,12 @@ sealed class SqlServerOutboxStream(
     ICdcClient client,
     IPositionStore store,
     SourcePosition? stored,
-    ILogger logger) : IOutboxStream
+    DateTime claimStarted,
+    ILogger logger) : IOutboxStream, ILeasedStream
 {
     SourcePosition _received;
+    // The lease as this process must assume it: from when the request that last extended it was sent.
+    DateTime _leaseExtendedAt = claimStarted;
     bool _stoppedCleanly;
 
     public SourcePosition Received => _received;
@@ -33,7 +36,6 @@ sealed class SqlServerOutboxStream(
         var delay = options.PollInterval;
         IReadOnlyList<CaptureInstance> instances = [];
         var instancesRead = DateTime.MinValue;
-        var renewed = DateTime.UtcNow;
         var floors = new UInt128[tables.Count];       // per table: the LSN from which its newer instance is read
         var gapsAccepted = new UInt128[tables.Count]; // per table: a minimum already resumed from, as configured
         var seenInstances = new string[tables.Count];
@@ -74,11 +76,6 @@ sealed class SqlServerOutboxStream(
                     // outbox idle longer than CDC retention does not look like a retention gap at the next start.
                     await sink.OnCommitAsync(horizon, DateTime.UtcNow, stopReading);
                     position = _received = horizon;
-                }
-                if (DateTime.UtcNow - renewed > options.LeaseDuration / 3)
-                {
-                    await store.RenewAsync(stopReading);   // confirmations renew it too; this covers idle periods
-                    renewed = DateTime.UtcNow;
                 }
                 var full = batches.Any(b => b.Changes.Count >= options.BatchSize);
                 delay = merged.Count > 0 ? options.PollInterval : Min(delay * 2, options.MaxPollInterval);
@@ -185,7 +182,38 @@ sealed class SqlServerOutboxStream(
         return position;
     }
 
-    public Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken) => store.SaveAsync(position, cancellationToken);
+    public async Task ConfirmAsync(SourcePosition position, CancellationToken cancellationToken)
+    {
+        var sent = DateTime.UtcNow;
+        await store.SaveAsync(position, cancellationToken);   // a save extends the lease too
+        _leaseExtendedAt = sent;
+    }
+
+    /// <summary>
+    /// Renews the lease a third of the way through it. When that fails (the database is away) and less than a third is
+    /// left, this process gives up before the lease expires, so it has stopped producing by the time a standby may take
+    /// over: two publishers would break per-key order.
+    /// </summary>
+    public async Task RenewLeaseAsync(CancellationToken cancellationToken)
+    {
+        var sent = DateTime.UtcNow;
+        if (sent - _leaseExtendedAt < options.LeaseDuration / 3)
+            return;
+        try
+        {
+            await store.RenewAsync(cancellationToken);
+            _leaseExtendedAt = sent;
+        }
+        catch (Exception e) when (e is not (StandbyException or OperationCanceledException))
+        {
+            var expires = _leaseExtendedAt + options.LeaseDuration;
+            Log.LeaseRenewalFailed(logger, e, expires);
+            if (expires - DateTime.UtcNow <= options.LeaseDuration / 3)
+                throw new StandbyException(
+                    $"The lease on position '{options.PositionName}' could not be renewed and expires at {expires:O}: this relay stops producing now, " +
+                    $"before a standby may take over (check the database connection; {SqlServerSourceOptions.Section}:LeaseDuration sets the lease).", e);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

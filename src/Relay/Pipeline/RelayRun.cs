@@ -64,7 +64,9 @@ sealed class RelayRun(
         if (stoppingToken.IsCancellationRequested)
             status.Set(RelayState.Stopping);
 
-        await DrainAsync(tracker);
+        // A lost claim fences this run: no draining, another relay may publish from the confirmed position soon.
+        if (checkpointer.LostClaim is null)
+            await DrainAsync(tracker);
         await checkpointer.ConfirmAsync(CancellationToken.None);
         MadeProgress = checkpointer.Confirmed > SourcePosition.None;
         metrics.SourceConnected.Set(0);
