@@ -12,7 +12,13 @@ namespace Relay.SqlServer;
 /// </summary>
 sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
 {
-    readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    /// <summary>
+    /// One owner per process, not per run: a run that ended on a SQL error reconnects as the lease's owner instead of
+    /// waiting as a standby to itself until its own lease expires.
+    /// </summary>
+    internal static readonly string ProcessOwner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    readonly string _owner = ProcessOwner;
     readonly (string Schema, string Table) _table = Split(options.PositionTable);
 
     static (string, string) Split(string name) => name.Split('.') is [var schema, var table]
@@ -32,6 +38,10 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var sql = $"""
+            SET XACT_ABORT ON;
+            -- Concurrent first starts: one creates, the others wait on the application lock and find it created.
+            BEGIN TRANSACTION;
+            EXEC sp_getapplock @Resource = @qualified, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 30000;
             IF SCHEMA_ID(@schema) IS NULL EXEC('CREATE SCHEMA [' + @schema + ']');
             IF OBJECT_ID(@qualified, 'U') IS NULL
                 CREATE TABLE {Table} (
@@ -43,6 +53,7 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
                     updated_at datetime2 NOT NULL);
             IF NOT EXISTS (SELECT 1 FROM {Table} WITH (UPDLOCK, HOLDLOCK) WHERE name = @name)
                 INSERT INTO {Table} (name, updated_at) VALUES (@name, SYSUTCDATETIME());
+            COMMIT;
             UPDATE {Table} SET owner = @owner, lease_until = DATEADD(millisecond, @lease, SYSUTCDATETIME())
             WHERE name = @name AND (owner IS NULL OR owner = @owner OR lease_until < SYSUTCDATETIME());
             SELECT @@ROWCOUNT, commit_lsn, seqval, owner FROM {Table} WHERE name = @name;

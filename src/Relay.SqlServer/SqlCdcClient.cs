@@ -66,6 +66,8 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
         var select = string.Join(", ", columns.Select(c => $"c.{Quote(c)}"));
         var sql = $"""
             DECLARE @from binary(10) = (SELECT CASE WHEN @after_lsn > sys.fn_cdc_get_min_lsn(@instance) THEN @after_lsn ELSE sys.fn_cdc_get_min_lsn(@instance) END);
+            -- An empty range (the older instance's remainder, cleaned up): the function would refuse it with error 313.
+            IF @from <= @to
             SELECT TOP (@batch) c.__$start_lsn, c.__$seqval,
                    DATEADD(minute, DATEDIFF(minute, GETDATE(), GETUTCDATE()), sys.fn_cdc_map_lsn_to_time(c.__$start_lsn)), {select}
             FROM cdc.{Quote("fn_cdc_get_all_changes_" + instance.Name)}(@from, @to, N'all') AS c

@@ -119,12 +119,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         return results;
     }
 
-    static Exception Translate(SqlException e) => e.Number switch
-    {
-        18456 => new SourceUnavailableException($"SQL Server refused the login: {e.Message} Check {SqlServerSourceOptions.Section}:ConnectionString (the password is not shown).", e),
-        -1 or 2 or 53 or 258 or 10060 or 10061 => new SourceUnavailableException($"SQL Server is unreachable: {e.Message}", e),
-        _ => e,
-    };
+    static Exception Translate(SqlException e) => SqlServerErrors.Translate(e.Number, e.Message, e) ?? e;
 }
 
 /// <summary>The SQL Server source keeps nothing between prepare and open: the stream reads its position from the store.</summary>

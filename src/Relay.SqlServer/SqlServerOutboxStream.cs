@@ -1,3 +1,4 @@
+using Microsoft.Data.SqlClient;
 using Microsoft.Extensions.Logging;
 using Relay.Core;
 
@@ -27,6 +28,18 @@ sealed class SqlServerOutboxStream(
     public string Format(SourcePosition position) => SqlServerLsn.Format(position);
 
     public async Task ReadAsync(IOutboxSink sink, CancellationToken stopReading)
+    {
+        try
+        {
+            await ReadChangesAsync(sink, stopReading);
+        }
+        catch (SqlException e) when (SqlServerErrors.Translate(e.Number, e.Message, e) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    async Task ReadChangesAsync(IOutboxSink sink, CancellationToken stopReading)
     {
         var columns = tables.Select(t => t.Columns.Select(c => c.Name).ToList()).ToList();
         var position = await StartPositionAsync(stopReading);
@@ -122,7 +135,7 @@ sealed class SqlServerOutboxStream(
     /// <summary>Stops (or, as configured, says and continues) when the instance no longer holds changes Relay still needs.</summary>
     async Task CheckRetentionAsync(CaptureInstance instance, UInt128 neededFrom, int table, UInt128[] gapsAccepted, CancellationToken stopReading)
     {
-        var minimum = await client.GetMinLsnAsync(instance.Name, stopReading);
+        var minimum = await MinLsnAsync(instance, stopReading);
         if (minimum <= neededFrom || minimum == gapsAccepted[table])
             return;
         // An instance whose start the capture job has not reached yet (just enabled) lost nothing: cleanup only removes
@@ -138,6 +151,21 @@ sealed class SqlServerOutboxStream(
         }
         Log.ResumingAfterGap(logger, problem);
         gapsAccepted[table] = minimum;
+    }
+
+    /// <summary>
+    /// <c>sys.fn_cdc_get_min_lsn</c> answers 0x00… when the instance is gone or the login may not read it: that is not
+    /// "everything is held", so the retention check cannot pass on it.
+    /// </summary>
+    async Task<UInt128> MinLsnAsync(CaptureInstance instance, CancellationToken cancellationToken)
+    {
+        var minimum = await client.GetMinLsnAsync(instance.Name, cancellationToken);
+        if (minimum == 0)
+            throw new RelayConfigurationException(
+                $"sys.fn_cdc_get_min_lsn(N'{instance.Name}') returned 0x00000000000000000000: the capture instance of {instance.Schema}.{instance.Table} " +
+                $"was dropped, or the login of {SqlServerSourceOptions.Section}:ConnectionString may not read it. Make the login a member of the " +
+                "instance's gating role (ALTER ROLE [<role_name of sp_cdc_enable_table>] ADD MEMBER [<user>];) and check cdc.change_tables.");
+        return minimum;
     }
 
     /// <summary>Says when a table gains or loses a capture instance (DDL, rotation), once per change.</summary>
@@ -167,7 +195,7 @@ sealed class SqlServerOutboxStream(
         {
             var minimum = UInt128.MaxValue;
             foreach (var instance in chosen)
-                minimum = UInt128.Min(minimum, await client.GetMinLsnAsync(instance.Name, cancellationToken));
+                minimum = UInt128.Min(minimum, await MinLsnAsync(instance, cancellationToken));
             // seqval 0 sorts before every change at that LSN, so the first change is included.
             position = new SourcePosition(minimum == UInt128.MaxValue ? 0 : minimum, 0);
         }
