@@ -5,8 +5,10 @@ namespace Relay.SqlServer;
 /// <summary>
 /// A CDC capture instance of a table (a row of <c>cdc.change_tables</c>). <paramref name="StartLsn"/> is where it starts
 /// now (cleanup moves it); <paramref name="CreatedAt"/> (<c>create_date</c>) orders a table's instances, as Debezium does.
+/// <paramref name="ColumnTypes"/> names each captured column's type (the system type under an alias type).
 /// </summary>
-public sealed record CaptureInstance(string Name, string Schema, string Table, UInt128 StartLsn, IReadOnlySet<string> Columns, DateTime CreatedAt = default);
+public sealed record CaptureInstance(string Name, string Schema, string Table, UInt128 StartLsn, IReadOnlySet<string> Columns, DateTime CreatedAt = default,
+    IReadOnlyDictionary<string, string>? ColumnTypes = null);
 
 /// <summary>One insert read from a change table: its position and the mapped columns' values (as bytes, null for NULL).</summary>
 public sealed record CdcChange(SourcePosition Position, DateTime CommittedAt, byte[]?[] Values);

@@ -12,6 +12,9 @@ namespace Relay.SqlServer;
 /// </summary>
 sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapping> tables) : ICdcClient
 {
+    /// <summary>How <see cref="CaptureInstance.ColumnTypes"/> names a CLR type (<c>sys.types.is_assembly_type</c>).</summary>
+    public const string ClrTypePrefix = "CLR type ";
+
     async Task<SqlConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqlConnection(connectionString);
@@ -23,24 +26,29 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = new SqlCommand("""
-            SELECT ct.capture_instance, s.name, t.name, ct.start_lsn, cc.column_name, ct.create_date
+            SELECT ct.capture_instance, s.name, t.name, ct.start_lsn, cc.column_name, ct.create_date,
+                   CASE WHEN ty.is_assembly_type = 1 THEN N'CLR type ' + ty.name ELSE TYPE_NAME(c.system_type_id) END
             FROM cdc.change_tables ct
             JOIN sys.tables t ON t.object_id = ct.source_object_id
             JOIN sys.schemas s ON s.schema_id = t.schema_id
             JOIN cdc.captured_columns cc ON cc.object_id = ct.object_id
+            LEFT JOIN sys.columns c ON c.object_id = ct.source_object_id AND c.name = cc.column_name
+            LEFT JOIN sys.types ty ON ty.user_type_id = c.user_type_id
             """, connection);
-        var instances = new Dictionary<string, (string Schema, string Table, UInt128 Start, HashSet<string> Columns, DateTime Created)>();
+        var instances = new Dictionary<string, (string Schema, string Table, UInt128 Start, HashSet<string> Columns, DateTime Created, Dictionary<string, string> Types)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var name = reader.GetString(0);
             if (!instances.TryGetValue(name, out var instance))
-                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), [], reader.GetDateTime(5));
+                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), [], reader.GetDateTime(5), []);
             instance.Columns.Add(reader.GetString(4));
+            if (!reader.IsDBNull(6))
+                instance.Types[reader.GetString(4)] = reader.GetString(6);
         }
         var wanted = tables.Select(t => (t.Schema, t.Name)).ToHashSet();
         return instances.Where(i => wanted.Contains((i.Value.Schema, i.Value.Table)))
-            .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns, i.Value.Created)).ToList();
+            .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns, i.Value.Created, i.Value.Types)).ToList();
     }
 
     public async Task<UInt128> GetMinLsnAsync(string captureInstance, CancellationToken cancellationToken)
@@ -94,13 +102,18 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
         return changes;
     }
 
-    /// <summary>Values as Kafka bytes: text as UTF-8, binary as is, other types in their invariant text form.</summary>
+    /// <summary>
+    /// Values as Kafka bytes: text as UTF-8, binary as is, other types in their invariant text form; uniqueidentifier and
+    /// bit as SQL Server prints them (<c>CONVERT(nvarchar(36), …)</c>: upper-case; 1 / 0), as Debezium does, so that keys,
+    /// partitions and id headers stay the same after a migration.
+    /// </summary>
     internal static byte[]? ToBytes(object value) => value switch
     {
         DBNull => null,
         byte[] bytes => bytes,
         string text => Encoding.UTF8.GetBytes(text),
-        Guid guid => Encoding.UTF8.GetBytes(guid.ToString()),
+        Guid guid => Encoding.UTF8.GetBytes(guid.ToString("D").ToUpperInvariant()),
+        bool bit => bit ? "1"u8.ToArray() : "0"u8.ToArray(),
         DateTime time => Encoding.UTF8.GetBytes(time.ToString("O", CultureInfo.InvariantCulture)),
         DateTimeOffset time => Encoding.UTF8.GetBytes(time.ToString("O", CultureInfo.InvariantCulture)),
         IFormattable formattable => Encoding.UTF8.GetBytes(formattable.ToString(null, CultureInfo.InvariantCulture)),

@@ -67,8 +67,21 @@ public sealed class SqlServerOutboxSource : IOutboxSource
             throw new RelayConfigurationException(
                 $"{missing.ConfigurationKey}: column '{missing.Name}' is not captured by CDC instance {instance.Name} of {table.QualifiedName} " +
                 $"(captured: {string.Join(", ", instance.Columns.Order())}).");
+        foreach (var column in table.Columns)
+            if (instance.ColumnTypes?.GetValueOrDefault(column.Name) is { } type && IsUnreadable(type))
+                throw new RelayConfigurationException(
+                    $"{column.ConfigurationKey}: column '{column.Name}' of {table.QualifiedName} has type {type}, which Relay does not read " +
+                    "(CLR types and sql_variant have no text form it could publish): map a column of a built-in type instead, e.g. a computed " +
+                    $"column CONVERT(nvarchar(max), [{column.Name}]) captured by CDC.");
         return instance;
     }
+
+    /// <summary>
+    /// Column types whose values Relay cannot turn into bytes (CLR types such as geography, geometry, hierarchyid or your
+    /// own; sql_variant): refused at start rather than retried forever.
+    /// </summary>
+    internal static bool IsUnreadable(string type) =>
+        type.StartsWith(SqlCdcClient.ClrTypePrefix, StringComparison.Ordinal) || type.Equals("sql_variant", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The capture instances of <paramref name="table"/>.</summary>
     internal static IReadOnlyList<CaptureInstance> InstancesOf(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances) =>
