@@ -41,13 +41,13 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
         {
             var name = reader.GetString(0);
             if (!instances.TryGetValue(name, out var instance))
-                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]), [], reader.GetDateTime(5), []);
+                instances[name] = instance = (reader.GetString(1), reader.GetString(2), SqlServerLsn.FromBytes((byte[])reader[3]),
+                    new HashSet<string>(StringComparer.OrdinalIgnoreCase), reader.GetDateTime(5), new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase));
             instance.Columns.Add(reader.GetString(4));
             if (!reader.IsDBNull(6))
                 instance.Types[reader.GetString(4)] = reader.GetString(6);
         }
-        var wanted = tables.Select(t => (t.Schema, t.Name)).ToHashSet();
-        return instances.Where(i => wanted.Contains((i.Value.Schema, i.Value.Table)))
+        return instances.Where(i => tables.Any(t => SqlServerOutboxSource.SameName(t.Schema, i.Value.Schema) && SqlServerOutboxSource.SameName(t.Name, i.Value.Table)))
             .Select(i => new CaptureInstance(i.Key, i.Value.Schema, i.Value.Table, i.Value.Start, i.Value.Columns, i.Value.Created, i.Value.Types)).ToList();
     }
 
@@ -77,7 +77,7 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
             -- An empty range (the older instance's remainder, cleaned up): the function would refuse it with error 313.
             IF @from <= @to
             SELECT TOP (@batch) c.__$start_lsn, c.__$seqval,
-                   DATEADD(minute, DATEDIFF(minute, GETDATE(), GETUTCDATE()), sys.fn_cdc_map_lsn_to_time(c.__$start_lsn)), {select}
+                   {CommitTimeUtc("sys.fn_cdc_map_lsn_to_time(c.__$start_lsn)")}, {select}
             FROM cdc.{Quote("fn_cdc_get_all_changes_" + instance.Name)}(@from, @to, N'all') AS c
             WHERE c.__$operation = 2
               AND (c.__$start_lsn > @after_lsn OR (c.__$start_lsn = @after_lsn AND c.__$seqval > @after_seqval))
@@ -89,6 +89,7 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
         command.Parameters.Add("@after_seqval", SqlDbType.Binary, 10).Value = SqlServerLsn.ToBytes(after.Sequence);
         command.Parameters.Add("@to", SqlDbType.Binary, 10).Value = SqlServerLsn.ToBytes(toLsn);
         command.Parameters.Add("@batch", SqlDbType.Int).Value = batchSize;
+        command.Parameters.Add("@zone", SqlDbType.NVarChar, 128).Value = (object?)await ServerTimeZoneAsync(connection, cancellationToken) ?? DBNull.Value;
         var changes = new List<CdcChange>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -100,6 +101,35 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
             changes.Add(new CdcChange(SqlServerLsn.Position((byte[])reader[0], (byte[])reader[1]), committedAt, values));
         }
         return changes;
+    }
+
+    /// <summary>
+    /// <c>sys.fn_cdc_map_lsn_to_time</c> answers in the server's local time: convert it with the server's time zone rules
+    /// as they were at that time (<c>AT TIME ZONE</c>), so a commit before a DST change is not an hour off. SQL Server
+    /// 2019 and older cannot name their zone (no <c>CURRENT_TIMEZONE_ID()</c>): there the current offset is used.
+    /// </summary>
+    internal static string CommitTimeUtc(string localTime) =>
+        $"CASE WHEN @zone IS NULL THEN DATEADD(minute, DATEDIFF(minute, GETDATE(), GETUTCDATE()), {localTime}) " +
+        $"ELSE CONVERT(datetime2, CAST({localTime} AS datetime2) AT TIME ZONE @zone AT TIME ZONE 'UTC') END";
+
+    string? _serverTimeZone;
+    bool _serverTimeZoneRead;
+
+    async Task<string?> ServerTimeZoneAsync(SqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (_serverTimeZoneRead)
+            return _serverTimeZone;
+        try
+        {
+            await using var command = new SqlCommand("SELECT CURRENT_TIMEZONE_ID()", connection);
+            _serverTimeZone = await command.ExecuteScalarAsync(cancellationToken) as string;
+        }
+        catch (SqlException e) when (e.Number == 195)   // not a recognized built-in function: before SQL Server 2022
+        {
+            _serverTimeZone = null;
+        }
+        _serverTimeZoneRead = true;
+        return _serverTimeZone;
     }
 
     /// <summary>

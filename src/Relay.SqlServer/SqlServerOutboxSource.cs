@@ -62,13 +62,13 @@ public sealed class SqlServerOutboxSource : IOutboxSource
                 $"{table.ConfigurationKey}:Table: {table.QualifiedName} has no CDC capture instance: run EXEC sys.sp_cdc_enable_table " +
                 $"@source_schema = N'{table.Schema}', @source_name = N'{table.Name}', @role_name = NULL (and sys.sp_cdc_enable_db once per database).");
         var instance = RetentionRule.Choose(ofTable, position);
-        var missing = table.Columns.FirstOrDefault(c => !instance.Columns.Contains(c.Name));
+        var missing = table.Columns.FirstOrDefault(c => !instance.Columns.Contains(c.Name, StringComparer.OrdinalIgnoreCase));
         if (missing is not null)
             throw new RelayConfigurationException(
                 $"{missing.ConfigurationKey}: column '{missing.Name}' is not captured by CDC instance {instance.Name} of {table.QualifiedName} " +
                 $"(captured: {string.Join(", ", instance.Columns.Order())}).");
         foreach (var column in table.Columns)
-            if (instance.ColumnTypes?.GetValueOrDefault(column.Name) is { } type && IsUnreadable(type))
+            if (instance.ColumnTypes?.FirstOrDefault(c => SameName(c.Key, column.Name)).Value is { } type && IsUnreadable(type))
                 throw new RelayConfigurationException(
                     $"{column.ConfigurationKey}: column '{column.Name}' of {table.QualifiedName} has type {type}, which Relay does not read " +
                     "(CLR types and sql_variant have no text form it could publish): map a column of a built-in type instead, e.g. a computed " +
@@ -85,7 +85,13 @@ public sealed class SqlServerOutboxSource : IOutboxSource
 
     /// <summary>The capture instances of <paramref name="table"/>.</summary>
     internal static IReadOnlyList<CaptureInstance> InstancesOf(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances) =>
-        instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
+        instances.Where(i => SameName(i.Schema, table.Schema) && SameName(i.Table, table.Name)).ToList();
+
+    /// <summary>
+    /// Catalog names compared as SQL Server's default (case-insensitive) collations do: a mapping of <c>dbo.Outbox</c>
+    /// finds the table SQL Server reports as <c>dbo.outbox</c>.
+    /// </summary>
+    internal static bool SameName(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
     public async Task<IOutboxStream> OpenAsync(SourcePlan plan, CancellationToken cancellationToken)
     {

@@ -173,7 +173,7 @@ sealed class SqlServerOutboxStream(
     {
         for (var t = 0; t < tables.Count; t++)
         {
-            var names = string.Join(", ", instances.Where(i => i.Schema == tables[t].Schema && i.Table == tables[t].Name)
+            var names = string.Join(", ", SqlServerOutboxSource.InstancesOf(tables[t], instances)
                 .OrderBy(i => i.CreatedAt).ThenBy(i => i.StartLsn).Select(i => i.Name));
             if (seen[t] is not null && seen[t] != names && names.Contains(", ", StringComparison.Ordinal))
                 Log.SeveralInstances(logger, tables[t].QualifiedName, names);
