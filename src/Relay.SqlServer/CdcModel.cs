@@ -25,6 +25,9 @@ public interface ICdcClient
     /// <summary><c>sys.fn_cdc_get_max_lsn()</c>: the newest commit the capture job has written.</summary>
     Task<UInt128> GetMaxLsnAsync(CancellationToken cancellationToken);
 
+    /// <summary>Whether the agent and the capture job run, how far capture is behind, and <c>max text repl size</c>.</summary>
+    Task<CaptureHealth> GetCaptureHealthAsync(CancellationToken cancellationToken);
+
     /// <summary>
     /// At most <paramref name="batchSize"/> inserts (<c>__$operation = 2</c>) of <paramref name="instance"/> after
     /// <paramref name="after"/> and up to <paramref name="toLsn"/>, ordered by <c>__$start_lsn, __$seqval</c>, with the

@@ -26,4 +26,10 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.SqlServer + 6, LogLevel.Error, "Could not renew the lease on the position (it expires at {Expires:O}); this relay stops producing when a third of the lease is left")]
     public static partial void LeaseRenewalFailed(ILogger logger, Exception exception, DateTime expires);
+
+    [LoggerMessage(EventIdRanges.SqlServer + 7, LogLevel.Error, "CDC capture has stopped, so Relay has nothing to read and the transaction log cannot be truncated: {Problems}")]
+    public static partial void CaptureStopped(ILogger logger, string problems);
+
+    [LoggerMessage(EventIdRanges.SqlServer + 8, LogLevel.Information, "CDC capture runs again")]
+    public static partial void CaptureResumed(ILogger logger);
 }

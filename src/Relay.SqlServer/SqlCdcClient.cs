@@ -66,6 +66,38 @@ sealed class SqlCdcClient(string connectionString, IReadOnlyList<OutboxTableMapp
         return await command.ExecuteScalarAsync(cancellationToken) is byte[] lsn ? SqlServerLsn.FromBytes(lsn) : UInt128.Zero;
     }
 
+    public async Task<CaptureHealth> GetCaptureHealthAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        // Each figure on its own: a login without VIEW SERVER STATE or msdb access still gets the others.
+        var agent = await ScalarAsync<int>(connection, "SELECT TOP (1) CASE WHEN status_desc = N'Running' THEN 1 ELSE 0 END FROM sys.dm_server_services WHERE servicename LIKE N'SQL Server Agent%'", cancellationToken);
+        var job = await ScalarAsync<int>(connection, """
+            SELECT TOP (1) CASE WHEN ja.start_execution_date IS NOT NULL AND ja.stop_execution_date IS NULL THEN 1 ELSE 0 END
+            FROM msdb.dbo.cdc_jobs cj
+            LEFT JOIN msdb.dbo.sysjobactivity ja ON ja.job_id = cj.job_id
+            WHERE cj.database_id = DB_ID() AND cj.job_type = N'capture'
+            ORDER BY ja.session_id DESC
+            """, cancellationToken);
+        var since = await ScalarAsync<int>(connection, "SELECT DATEDIFF(second, MAX(end_time), GETDATE()) FROM sys.dm_cdc_log_scan_sessions", cancellationToken);
+        var latency = await ScalarAsync<int>(connection, "SELECT TOP (1) latency FROM sys.dm_cdc_log_scan_sessions ORDER BY session_id DESC", cancellationToken);
+        var textSize = await ScalarAsync<long>(connection, "SELECT CAST(value_in_use AS bigint) FROM sys.configurations WHERE name = N'max text repl size (B)'", cancellationToken);
+        return new CaptureHealth(agent is { } a ? a == 1 : null, job is { } j ? j == 1 : null,
+            since is { } s ? TimeSpan.FromSeconds(s) : null, latency is { } l ? TimeSpan.FromSeconds(l) : null, textSize);
+    }
+
+    static async Task<T?> ScalarAsync<T>(SqlConnection connection, string sql, CancellationToken cancellationToken) where T : struct
+    {
+        try
+        {
+            await using var command = new SqlCommand(sql, connection);
+            return await command.ExecuteScalarAsync(cancellationToken) is T value ? value : null;
+        }
+        catch (SqlException)
+        {
+            return null;   // not visible to this login (permissions, Azure SQL Database): unknown, not healthy
+        }
+    }
+
     public async Task<IReadOnlyList<CdcChange>> GetInsertsAsync(CaptureInstance instance, IReadOnlyList<string> columns, SourcePosition after,
         UInt128 toLsn, int batchSize, CancellationToken cancellationToken)
     {

@@ -123,6 +123,14 @@ public sealed class SqlServerOutboxSource : IOutboxSource
                 "fix Relay:SqlServer:ConnectionString; enable CDC with EXEC sys.sp_cdc_enable_db"));
             return results;
         }
+        try
+        {
+            results.AddRange((await _client().GetCaptureHealthAsync(cancellationToken)).Checks(_settings().CaptureStalledAfter));
+        }
+        catch (SqlException e)
+        {
+            results.Add(PreflightCheck.Fail("CDC capture", Translate(e).Message, "see the message"));
+        }
         foreach (var table in _outbox.Tables)
         {
             try

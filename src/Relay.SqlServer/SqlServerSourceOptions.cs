@@ -50,6 +50,12 @@ public sealed class SqlServerSourceOptions
     /// </summary>
     public FirstStartPosition FirstStart { get; set; } = FirstStartPosition.Latest;
 
+    /// <summary>How often CDC capture health (agent, capture job, lag) is sampled for metrics and the log. Default 30 s.</summary>
+    public TimeSpan CaptureCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A capture job that has not scanned the log for this long counts as stopped (Error event, relay check). Default 5 min.</summary>
+    public TimeSpan CaptureStalledAfter { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How often the capture instances are looked up again (rotation, dropped instances); not configurable, tests shorten it.</summary>
     internal TimeSpan CaptureInstanceRefresh { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -23,6 +23,10 @@ sealed class FakeCdc : ICdcClient
     public Action<int>? BeforePoll { get; set; }
     public int Queries;
     public int Polls;
+    /// <summary>What the capture health queries answer: by default all running, nothing behind, max text repl size -1.</summary>
+    public CaptureHealth Health { get; set; } = new(true, true, TimeSpan.FromSeconds(2), TimeSpan.Zero, -1);
+
+    public Task<CaptureHealth> GetCaptureHealthAsync(CancellationToken c) => Task.FromResult(Health);
 
     public Task<IReadOnlyList<CaptureInstance>> GetCaptureInstancesAsync(CancellationToken c) =>
         Task.FromResult<IReadOnlyList<CaptureInstance>>(Instances.ToList());
