@@ -110,13 +110,31 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
     }
 }
 
-/// <summary>The position in a JSON file (tests, or a sidecar with a volume). Written to a temporary file, then renamed.</summary>
-public sealed class FilePositionStore(string path) : IPositionStore
+/// <summary>
+/// The position in a JSON file, for a single relay with a persistent volume (and tests). The claim is an exclusive lock
+/// on <c>&lt;file&gt;.lock</c> held while the relay runs, so a second process on the same volume waits as a standby; a
+/// save is written to a temporary file, flushed to disk, then renamed over the old one (atomic on POSIX file systems).
+/// A file cannot coordinate replicas on different volumes (each emptyDir has its own): use the Table store for those.
+/// </summary>
+public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDisposable
 {
     sealed record Stored(string CommitLsn, string Seqval);
 
+    FileStream? _lock;
+
     public async Task<SourcePosition?> ClaimAsync(CancellationToken cancellationToken)
     {
+        if (_lock is null)
+        {
+            try
+            {
+                _lock = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e)
+            {
+                throw new StandbyException($"Position file '{path}' is locked by another relay process ({path}.lock); this one waits as a standby.", e);
+            }
+        }
         if (!File.Exists(path))
             return null;
         var stored = JsonSerializer.Deserialize<Stored>(await File.ReadAllTextAsync(path, cancellationToken))
@@ -126,13 +144,27 @@ public sealed class FilePositionStore(string path) : IPositionStore
 
     public async Task SaveAsync(SourcePosition position, CancellationToken cancellationToken)
     {
+        if (_lock is null)
+            throw new StandbyException($"Position file '{path}' is not claimed by this relay; it does not write it.");
         var temporary = path + ".tmp";
-        await File.WriteAllTextAsync(temporary,
-            JsonSerializer.Serialize(new Stored(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence))), cancellationToken);
+        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            await JsonSerializer.SerializeAsync(file, new Stored(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence)),
+                cancellationToken: cancellationToken);
+            file.Flush(flushToDisk: true);   // on disk before it replaces the old position: a crash leaves one or the other
+        }
         File.Move(temporary, path, overwrite: true);
     }
 
     public Task RenewAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task ReleaseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task ReleaseAsync(CancellationToken cancellationToken)
+    {
+        _lock?.Dispose();
+        _lock = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The lock belongs to this run: a failed run lets it go too, so the next run of the same process can claim it.</summary>
+    public ValueTask DisposeAsync() => new(ReleaseAsync(CancellationToken.None));
 }

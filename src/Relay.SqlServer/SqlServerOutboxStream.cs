@@ -250,5 +250,7 @@ sealed class SqlServerOutboxStream(
             try { await store.ReleaseAsync(CancellationToken.None); }
             catch (Exception) { /* the lease expires by itself */ }
         }
+        if (store is IAsyncDisposable disposable)
+            await disposable.DisposeAsync();
     }
 }
