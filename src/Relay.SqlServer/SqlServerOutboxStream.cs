@@ -19,6 +19,8 @@ sealed class SqlServerOutboxStream(
     ILogger logger) : IOutboxStream, ILeasedStream
 {
     SourcePosition _received;
+    // Per capture instance: a minimum LSN known to lose nothing (the instance's own start, or a gap resumed from as configured).
+    readonly Dictionary<string, UInt128> _completeFrom = [];
     // The lease as this process must assume it: from when the request that last extended it was sent.
     DateTime _leaseExtendedAt = claimStarted;
     bool _stoppedCleanly;
@@ -50,7 +52,6 @@ sealed class SqlServerOutboxStream(
         IReadOnlyList<CaptureInstance> instances = [];
         var instancesRead = DateTime.MinValue;
         var floors = new UInt128[tables.Count];       // per table: the LSN from which its newer instance is read
-        var gapsAccepted = new UInt128[tables.Count]; // per table: a minimum already resumed from, as configured
         var seenInstances = new string[tables.Count];
         try
         {
@@ -63,7 +64,7 @@ sealed class SqlServerOutboxStream(
                     instancesRead = DateTime.UtcNow;
                     LogRotations(instances, seenInstances);
                 }
-                var reads = await ReadBatchesAsync(instances, columns, position, floors, gapsAccepted, stopReading);
+                var reads = await ReadBatchesAsync(instances, columns, position, floors, stopReading);
                 var batches = reads.Select(r => (r.Changes, r.CompleteThrough)).ToList();
                 var merged = CdcBatchMerger.Merge(batches);
                 foreach (var (index, change) in merged)
@@ -113,7 +114,7 @@ sealed class SqlServerOutboxStream(
     /// the query shows here, so nothing is skipped silently.
     /// </summary>
     async Task<List<TableRead>> ReadBatchesAsync(IReadOnlyList<CaptureInstance> instances, List<List<string>> columns, SourcePosition position,
-        UInt128[] floors, UInt128[] gapsAccepted, CancellationToken stopReading)
+        UInt128[] floors, CancellationToken stopReading)
     {
         var maxLsn = await client.GetMaxLsnAsync(stopReading);
         var reads = new List<TableRead>(tables.Count);
@@ -126,22 +127,26 @@ sealed class SqlServerOutboxStream(
             var changes = maxLsn > 0 && to > 0
                 ? await client.GetInsertsAsync(instance, columns[t], position, to, options.BatchSize, stopReading)
                 : [];
-            await CheckRetentionAsync(instance, UInt128.Max(RetentionRule.NeededFrom(position), floors[t]), t, gapsAccepted, stopReading);
+            await CheckRetentionAsync(instance, UInt128.Max(RetentionRule.NeededFrom(position), floors[t]), stopReading);
             reads.Add(new TableRead(changes, CdcBatchMerger.CompleteThrough(changes, options.BatchSize, to), to, newer));
         }
         return reads;
     }
 
     /// <summary>Stops (or, as configured, says and continues) when the instance no longer holds changes Relay still needs.</summary>
-    async Task CheckRetentionAsync(CaptureInstance instance, UInt128 neededFrom, int table, UInt128[] gapsAccepted, CancellationToken stopReading)
+    async Task CheckRetentionAsync(CaptureInstance instance, UInt128 neededFrom, CancellationToken stopReading)
     {
         var minimum = await MinLsnAsync(instance, stopReading);
-        if (minimum <= neededFrom || minimum == gapsAccepted[table])
+        if (minimum <= neededFrom || (_completeFrom.TryGetValue(instance.Name, out var complete) && minimum <= complete))
             return;
         // An instance whose start the capture job has not reached yet (just enabled) lost nothing: cleanup only removes
-        // what was captured, so a minimum beyond the newest captured LSN is the instance's own start.
+        // what was captured, so a minimum beyond the newest captured LSN is the instance's own start. Remembered, so the
+        // next poll (when capture has reached it, before the position has) does not take it for a gap.
         if (minimum > await client.GetMaxLsnAsync(stopReading))
+        {
+            _completeFrom[instance.Name] = minimum;
             return;
+        }
         if (RetentionRule.Check(instance, neededFrom, minimum) is not { } problem)
             return;
         if (!options.ResumeFromMinimumOnRetentionGap)
@@ -150,7 +155,7 @@ sealed class SqlServerOutboxStream(
             throw new RelayConfigurationException(problem);
         }
         Log.ResumingAfterGap(logger, problem);
-        gapsAccepted[table] = minimum;
+        _completeFrom[instance.Name] = minimum;
     }
 
     /// <summary>

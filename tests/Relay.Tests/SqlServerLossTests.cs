@@ -78,3 +78,26 @@ public class SqlServerLossTests
         Assert.Equal([10ul, 20, 40], sink.Rows.Select(r => (ulong)r.Position.Commit));
     }
 }
+
+/// <summary>The retention rule does not take a table whose CDC was enabled after Relay's position for a gap.</summary>
+public class SqlServerNewInstanceTests
+{
+    [Fact]
+    public async Task a_capture_instance_enabled_after_the_position_is_not_a_retention_gap()
+    {
+        var (cdc, tables) = FakeCdc.TwoTables();
+        cdc.Changes["dbo_orders_outbox"] = [(new(10, 1), "o1")];
+        cdc.MinLsn["dbo_billing_outbox"] = 100;   // sp_cdc_enable_table ran at LSN 100; the capture job is still at 50
+        cdc.MaxLsn = 50;
+        cdc.BeforePoll = poll =>
+        {
+            if (poll >= 4)
+            {
+                cdc.MaxLsn = null;   // the capture job reached the new instance and its first row
+                cdc.Changes["dbo_billing_outbox"] = [(new(150, 1), "b1")];
+            }
+        };
+        var sink = await FakeCdc.ReadAsync(cdc, tables, new MemoryStore(new SourcePosition(5, 1)), 2);
+        Assert.Equal(["dbo_orders_outbox:10:1", "dbo_billing_outbox:150:1"], sink.Rows.Select(r => r.Id));
+    }
+}
