@@ -10,15 +10,12 @@ namespace Relay.SqlServer;
 /// every write is a compare-and-set on that lease, so a second relay with the same position name is detected: it waits
 /// as a standby until the lease expires or is released, and a relay that lost its lease stops writing.
 /// </summary>
-sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
+sealed class SqlPositionStore(SqlServerSourceOptions options, string owner) : IPositionStore
 {
-    /// <summary>
-    /// One owner per process, not per run: a run that ended on a SQL error reconnects as the lease's owner instead of
-    /// waiting as a standby to itself until its own lease expires.
-    /// </summary>
-    internal static readonly string ProcessOwner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    /// <summary>Who holds the lease: one id per source (one per process in production), not per run.</summary>
+    internal string Owner => _owner;
 
-    readonly string _owner = ProcessOwner;
+    readonly string _owner = owner;
     readonly (string Schema, string Table) _table = Split(options.PositionTable);
 
     static (string, string) Split(string name) => name.Split('.') is [var schema, var table]

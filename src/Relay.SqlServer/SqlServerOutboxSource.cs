@@ -18,6 +18,12 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     readonly Func<ICdcClient> _client;
     readonly Func<IPositionStore> _store;
 
+    /// <summary>
+    /// The lease owner, one for the source's life (the process's, in production): a run that ended on a SQL error
+    /// reconnects as the lease's owner instead of waiting as a standby to itself until its own lease expires.
+    /// </summary>
+    readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
     public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory)
     {
         // Options are read when used, not now: the host validates every option before it starts its services.
@@ -26,7 +32,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         // PositionFile is required with PositionStore = File: SqlServerSourceOptionsValidator said so at start.
         _store = () => options.Value.PositionStore == PositionStoreKind.File
             ? new FilePositionStore(options.Value.PositionFile!)
-            : new SqlPositionStore(options.Value);
+            : new SqlPositionStore(options.Value, _owner);
     }
 
     /// <summary>With the database calls and the position store given (tests).</summary>
@@ -34,6 +40,9 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     {
         (_settings, _outbox, _logger, _client, _store) = (() => options, outbox, logger, client, store);
     }
+
+    /// <summary>A position store as the next run gets it.</summary>
+    internal IPositionStore CreateStore() => _store();
 
     public async Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken)
     {

@@ -30,14 +30,17 @@ public class SqlServerOperabilityTests
     }
 
     [Fact]
-    public void every_position_store_of_a_process_claims_as_the_same_owner()
+    public void every_run_of_a_relay_claims_its_position_as_the_same_owner()
     {
-        var options = new SqlServerSourceOptions { ConnectionString = "Server=nowhere" };
-        Assert.Equal(GetOwner(new SqlPositionStore(options)), GetOwner(new SqlPositionStore(options)));
-        Assert.Contains($"/{Environment.ProcessId}/", SqlPositionStore.ProcessOwner);
-
-        static string GetOwner(SqlPositionStore store) =>
-            (string)typeof(SqlPositionStore).GetField("_owner", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(store)!;
+        var options = Microsoft.Extensions.Options.Options.Create(new SqlServerSourceOptions { ConnectionString = "Server=nowhere" });
+        var outbox = OutboxMapping.For(new OutboxOptions { Tables = [new() { Table = "dbo.outbox" }] });
+        var source = new SqlServerOutboxSource(options, outbox, NullLoggerFactory.Instance);
+        var first = Assert.IsType<SqlPositionStore>(source.CreateStore());
+        var second = Assert.IsType<SqlPositionStore>(source.CreateStore());
+        Assert.Equal(first.Owner, second.Owner);
+        Assert.Contains($"/{Environment.ProcessId}/", first.Owner);
+        // Another relay (another host, even in the same test process) is another owner.
+        Assert.NotEqual(first.Owner, Assert.IsType<SqlPositionStore>(new SqlServerOutboxSource(options, outbox, NullLoggerFactory.Instance).CreateStore()).Owner);
     }
 
     [Fact]
