@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Data.SqlClient;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     readonly ILogger _logger;
     readonly Func<ICdcClient> _client;
     readonly Func<IPositionStore> _store;
+    readonly LsnGauges? _gauges;
 
     /// <summary>
     /// The lease owner, one for the source's life (the process's, in production): a run that ended on a SQL error
@@ -24,8 +26,9 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     /// </summary>
     readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
 
-    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory)
+    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
     {
+        _gauges = meters is null ? null : new LsnGauges(meters);
         // Options are read when used, not now: the host validates every option before it starts its services.
         (_settings, _outbox, _logger) = (() => options.Value, outbox, loggerFactory.CreateLogger<SqlServerOutboxSource>());
         _client = () => new SqlCdcClient(options.Value.ConnectionString, outbox.Tables);
@@ -36,9 +39,11 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     }
 
     /// <summary>With the database calls and the position store given (tests).</summary>
-    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxMapping outbox, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store)
+    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxMapping outbox, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store,
+        IMeterFactory? meters = null)
     {
         (_settings, _outbox, _logger, _client, _store) = (() => options, outbox, logger, client, store);
+        _gauges = meters is null ? null : new LsnGauges(meters);
     }
 
     /// <summary>A position store as the next run gets it.</summary>
@@ -109,7 +114,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         {
             var claimStarted = DateTime.UtcNow;
             var claimed = await store.ClaimAsync(cancellationToken);
-            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, claimStarted, _logger);
+            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, claimStarted, _logger, _gauges);
         }
         catch (SqlException e)
         {

@@ -16,7 +16,8 @@ sealed class SqlServerOutboxStream(
     IPositionStore store,
     SourcePosition? stored,
     DateTime claimStarted,
-    ILogger logger) : IOutboxStream, ILeasedStream
+    ILogger logger,
+    LsnGauges? gauges = null) : IOutboxStream, ILeasedStream
 {
     SourcePosition _received;
     // Per capture instance: a minimum LSN known to lose nothing (the instance's own start, or a gap resumed from as configured).
@@ -78,6 +79,7 @@ sealed class SqlServerOutboxStream(
                     await sink.OnCommitAsync(change.Position, change.CommittedAt, stopReading);
                     position = _received = change.Position;
                 }
+                gauges?.Received(_received);
                 // An older instance is done only once everything before its successor's start was emitted, for every
                 // table: another table's full batch may have held the merge back below it.
                 var horizon = CdcBatchMerger.Horizon(batches);
@@ -220,6 +222,7 @@ sealed class SqlServerOutboxStream(
         var sent = DateTime.UtcNow;
         await store.SaveAsync(position, cancellationToken);   // a save extends the lease too
         _leaseExtendedAt = sent;
+        gauges?.Confirmed(position);
     }
 
     /// <summary>
