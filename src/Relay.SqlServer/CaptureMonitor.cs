@@ -35,7 +35,7 @@ sealed class CaptureMonitor : BackgroundService
             () => Latest?.Behind is { } behind ? [new Measurement<double>(behind.TotalSeconds)] : Array.Empty<Measurement<double>>(),
             unit: "s", description: "How far SQL Server's CDC capture job is behind the transaction log: the larger of its newest scan's latency and the time since that scan ended.");
         meter.CreateObservableGauge("relay_sqlserver_capture_running",
-            () => Latest is { } health ? [new Measurement<int>(health.Stopped(_options().CaptureStalledAfter) ? 0 : 1)] : Array.Empty<Measurement<int>>(),
+            () => Latest is { } health ? [new Measurement<long>(health.Stopped(_options().CaptureStalledAfter) ? 0 : 1)] : Array.Empty<Measurement<long>>(),
             description: "1 while SQL Server Agent and the CDC capture job run and scan the log; 0 when either is known to be stopped.");
     }
 

@@ -14,24 +14,24 @@ sealed class LsnGauges
 
     public LsnGauges(IMeterFactory meters)
     {
+        // One gauge per part and position, without tags: the host exports each gauge as one series. Each part fits a
+        // double (Prometheus' value type) exactly.
         var meter = meters.Create(CaptureMonitor.MeterName);
-        meter.CreateObservableGauge("relay_sqlserver_lsn_vlf", () => Measure(lsn => (long)(lsn >> 48)),
-            description: "VLF sequence number of the received / confirmed commit LSN (tag position), exact.");
-        meter.CreateObservableGauge("relay_sqlserver_lsn_block", () => Measure(lsn => (long)((lsn >> 16) & 0xFFFF_FFFF)),
-            description: "Log block offset of the received / confirmed commit LSN (tag position), exact.");
-        meter.CreateObservableGauge("relay_sqlserver_lsn_slot", () => Measure(lsn => (long)(lsn & 0xFFFF)),
-            description: "Slot of the received / confirmed commit LSN (tag position), exact.");
+        foreach (var (name, position) in new (string, Func<SourcePosition>)[] { ("received", () => _received), ("confirmed", () => _confirmed) })
+        {
+            meter.CreateObservableGauge($"relay_sqlserver_{name}_lsn_vlf", () => Measure(position(), lsn => (long)(lsn >> 48)),
+                description: $"VLF sequence number of the {name} commit LSN, exact.");
+            meter.CreateObservableGauge($"relay_sqlserver_{name}_lsn_block", () => Measure(position(), lsn => (long)((lsn >> 16) & 0xFFFF_FFFF)),
+                description: $"Log block offset of the {name} commit LSN, exact.");
+            meter.CreateObservableGauge($"relay_sqlserver_{name}_lsn_slot", () => Measure(position(), lsn => (long)(lsn & 0xFFFF)),
+                description: $"Slot of the {name} commit LSN, exact.");
+        }
     }
 
     public void Received(SourcePosition position) => _received = position;
 
     public void Confirmed(SourcePosition position) => _confirmed = position;
 
-    IEnumerable<Measurement<long>> Measure(Func<UInt128, long> part)
-    {
-        if (_received != SourcePosition.None)
-            yield return new Measurement<long>(part(_received.Commit), new KeyValuePair<string, object?>("position", "received"));
-        if (_confirmed != SourcePosition.None)
-            yield return new Measurement<long>(part(_confirmed.Commit), new KeyValuePair<string, object?>("position", "confirmed"));
-    }
+    static Measurement<long>[] Measure(SourcePosition position, Func<UInt128, long> part) =>
+        position == SourcePosition.None ? [] : [new Measurement<long>(part(position.Commit))];
 }

@@ -74,7 +74,7 @@ public class SqlServerCaptureHealthTests
                 l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => measured[instrument.Name] = value);
-        listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => measured[instrument.Name] = value);
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measured[instrument.Name] = value);
         listener.Start();
 
         await monitor.SampleAsync(Token);

@@ -52,17 +52,17 @@ public class SqlServerLsnGaugeTests
         var measured = new Dictionary<string, long>();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name.StartsWith("relay_sqlserver_lsn_", StringComparison.Ordinal))
+            if (instrument.Name.StartsWith("relay_sqlserver_", StringComparison.Ordinal) && instrument.Name.Contains("_lsn_", StringComparison.Ordinal))
                 l.EnableMeasurementEvents(instrument);
         };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => measured[$"{instrument.Name}/{tags[0].Value}"] = value);
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => measured[instrument.Name] = value);
         listener.Start();
         listener.RecordObservableInstruments();
         foreach (var position in new[] { "received", "confirmed" })
         {
-            Assert.Equal(0xFFFFFFF0L, measured[$"relay_sqlserver_lsn_vlf/{position}"]);
-            Assert.Equal(0xFFFFFFFEL, measured[$"relay_sqlserver_lsn_block/{position}"]);
-            Assert.Equal(3L, measured[$"relay_sqlserver_lsn_slot/{position}"]);
+            Assert.Equal(0xFFFFFFF0L, measured[$"relay_sqlserver_{position}_lsn_vlf"]);
+            Assert.Equal(0xFFFFFFFEL, measured[$"relay_sqlserver_{position}_lsn_block"]);
+            Assert.Equal(3L, measured[$"relay_sqlserver_{position}_lsn_slot"]);
         }
     }
 }
