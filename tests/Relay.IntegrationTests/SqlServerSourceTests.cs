@@ -208,7 +208,7 @@ public class SqlServerSourceTests(SqlServerFixture sqlServer, KafkaFixture kafka
             """);
         await using var restarted = await InProcessRelay.StartAsync(Settings(db, topic).With("Relay:SqlServer:ResumeFromMinimumOnRetentionGap", "true"));
         Assert.True(await reader.WaitForDistinctIdsAsync(10, CaptureLatency), $"received {reader.DistinctIds} of 10; {restarted.Status.FatalError}");
-        Assert.Contains(restarted.Logs, l => l.Contains("dbo_outbox_v2", StringComparison.Ordinal));
+        Assert.Contains(restarted.Logs, l => l.Contains("Reading CDC capture instance dbo_outbox_v2 for dbo.outbox", StringComparison.Ordinal));
     }
 
     [Fact]
