@@ -12,7 +12,7 @@ public static class CdcBatchMerger
 {
     public static IReadOnlyList<(int Table, CdcChange Change)> Merge(IReadOnlyList<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)> batches)
     {
-        var horizon = batches.Select(b => b.CompleteThrough).DefaultIfEmpty(new SourcePosition(UInt128.MaxValue, UInt128.MaxValue)).Min();
+        var horizon = Horizon(batches);
         return batches
             .SelectMany((batch, table) => batch.Changes.Select(change => (Table: table, Change: change)))
             .Where(c => c.Change.Position <= horizon)
@@ -20,7 +20,11 @@ public static class CdcBatchMerger
             .ToList();
     }
 
+    /// <summary>How far the merge of <paramref name="batches"/> is complete: everything up to it is emitted.</summary>
+    public static SourcePosition Horizon(IReadOnlyList<(IReadOnlyList<CdcChange> Changes, SourcePosition CompleteThrough)> batches) =>
+        batches.Select(b => b.CompleteThrough).DefaultIfEmpty(new SourcePosition(UInt128.MaxValue, UInt128.MaxValue)).Min();
+
     /// <summary>How far a batch read up to <paramref name="toLsn"/> is complete.</summary>
     public static SourcePosition CompleteThrough(IReadOnlyList<CdcChange> changes, int batchSize, UInt128 toLsn) =>
-        changes.Count >= batchSize ? changes[^1].Position : new SourcePosition(toLsn, UInt128.MaxValue);
+        changes.Count >= batchSize ? changes[^1].Position : new SourcePosition(toLsn, SqlServerLsn.MaxSequence);
 }

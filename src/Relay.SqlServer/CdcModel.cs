@@ -2,8 +2,13 @@ using Relay.Core;
 
 namespace Relay.SqlServer;
 
-/// <summary>A CDC capture instance of a table (a row of <c>cdc.change_tables</c>).</summary>
-public sealed record CaptureInstance(string Name, string Schema, string Table, UInt128 StartLsn, IReadOnlySet<string> Columns);
+/// <summary>
+/// A CDC capture instance of a table (a row of <c>cdc.change_tables</c>). <paramref name="StartLsn"/> is where it starts
+/// now (cleanup moves it); <paramref name="CreatedAt"/> (<c>create_date</c>) orders a table's instances, as Debezium does.
+/// <paramref name="ColumnTypes"/> names each captured column's type (the system type under an alias type).
+/// </summary>
+public sealed record CaptureInstance(string Name, string Schema, string Table, UInt128 StartLsn, IReadOnlySet<string> Columns, DateTime CreatedAt = default,
+    IReadOnlyDictionary<string, string>? ColumnTypes = null);
 
 /// <summary>One insert read from a change table: its position and the mapped columns' values (as bytes, null for NULL).</summary>
 public sealed record CdcChange(SourcePosition Position, DateTime CommittedAt, byte[]?[] Values);
@@ -19,6 +24,9 @@ public interface ICdcClient
 
     /// <summary><c>sys.fn_cdc_get_max_lsn()</c>: the newest commit the capture job has written.</summary>
     Task<UInt128> GetMaxLsnAsync(CancellationToken cancellationToken);
+
+    /// <summary>Whether the agent and the capture job run, how far capture is behind, and <c>max text repl size</c>.</summary>
+    Task<CaptureHealth> GetCaptureHealthAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// At most <paramref name="batchSize"/> inserts (<c>__$operation = 2</c>) of <paramref name="instance"/> after

@@ -10,9 +10,12 @@ namespace Relay.SqlServer;
 /// every write is a compare-and-set on that lease, so a second relay with the same position name is detected: it waits
 /// as a standby until the lease expires or is released, and a relay that lost its lease stops writing.
 /// </summary>
-sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
+sealed class SqlPositionStore(SqlServerSourceOptions options, string owner) : IPositionStore
 {
-    readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    /// <summary>Who holds the lease: one id per source (one per process in production), not per run.</summary>
+    internal string Owner => _owner;
+
+    readonly string _owner = owner;
     readonly (string Schema, string Table) _table = Split(options.PositionTable);
 
     static (string, string) Split(string name) => name.Split('.') is [var schema, var table]
@@ -32,6 +35,10 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         var sql = $"""
+            SET XACT_ABORT ON;
+            -- Concurrent first starts: one creates, the others wait on the application lock and find it created.
+            BEGIN TRANSACTION;
+            EXEC sp_getapplock @Resource = @qualified, @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 30000;
             IF SCHEMA_ID(@schema) IS NULL EXEC('CREATE SCHEMA [' + @schema + ']');
             IF OBJECT_ID(@qualified, 'U') IS NULL
                 CREATE TABLE {Table} (
@@ -43,6 +50,7 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
                     updated_at datetime2 NOT NULL);
             IF NOT EXISTS (SELECT 1 FROM {Table} WITH (UPDLOCK, HOLDLOCK) WHERE name = @name)
                 INSERT INTO {Table} (name, updated_at) VALUES (@name, SYSUTCDATETIME());
+            COMMIT;
             UPDATE {Table} SET owner = @owner, lease_until = DATEADD(millisecond, @lease, SYSUTCDATETIME())
             WHERE name = @name AND (owner IS NULL OR owner = @owner OR lease_until < SYSUTCDATETIME());
             SELECT @@ROWCOUNT, commit_lsn, seqval, owner FROM {Table} WHERE name = @name;
@@ -99,13 +107,31 @@ sealed class SqlPositionStore(SqlServerSourceOptions options) : IPositionStore
     }
 }
 
-/// <summary>The position in a JSON file (tests, or a sidecar with a volume). Written to a temporary file, then renamed.</summary>
-public sealed class FilePositionStore(string path) : IPositionStore
+/// <summary>
+/// The position in a JSON file, for a single relay with a persistent volume (and tests). The claim is an exclusive lock
+/// on <c>&lt;file&gt;.lock</c> held while the relay runs, so a second process on the same volume waits as a standby; a
+/// save is written to a temporary file, flushed to disk, then renamed over the old one (atomic on POSIX file systems).
+/// A file cannot coordinate replicas on different volumes (each emptyDir has its own): use the Table store for those.
+/// </summary>
+public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDisposable
 {
     sealed record Stored(string CommitLsn, string Seqval);
 
+    FileStream? _lock;
+
     public async Task<SourcePosition?> ClaimAsync(CancellationToken cancellationToken)
     {
+        if (_lock is null)
+        {
+            try
+            {
+                _lock = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e)
+            {
+                throw new StandbyException($"Position file '{path}' is locked by another relay process ({path}.lock); this one waits as a standby.", e);
+            }
+        }
         if (!File.Exists(path))
             return null;
         var stored = JsonSerializer.Deserialize<Stored>(await File.ReadAllTextAsync(path, cancellationToken))
@@ -115,13 +141,27 @@ public sealed class FilePositionStore(string path) : IPositionStore
 
     public async Task SaveAsync(SourcePosition position, CancellationToken cancellationToken)
     {
+        if (_lock is null)
+            throw new StandbyException($"Position file '{path}' is not claimed by this relay; it does not write it.");
         var temporary = path + ".tmp";
-        await File.WriteAllTextAsync(temporary,
-            JsonSerializer.Serialize(new Stored(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence))), cancellationToken);
+        await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            await JsonSerializer.SerializeAsync(file, new Stored(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence)),
+                cancellationToken: cancellationToken);
+            file.Flush(flushToDisk: true);   // on disk before it replaces the old position: a crash leaves one or the other
+        }
         File.Move(temporary, path, overwrite: true);
     }
 
     public Task RenewAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task ReleaseAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task ReleaseAsync(CancellationToken cancellationToken)
+    {
+        _lock?.Dispose();
+        _lock = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The lock belongs to this run: a failed run lets it go too, so the next run of the same process can claim it.</summary>
+    public ValueTask DisposeAsync() => new(ReleaseAsync(CancellationToken.None));
 }

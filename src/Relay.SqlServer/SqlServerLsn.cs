@@ -11,6 +11,9 @@ public static class SqlServerLsn
 {
     public const int Length = 10;
 
+    /// <summary>The largest <c>binary(10)</c> value: as a seqval, a position that covers every change of its LSN.</summary>
+    public static readonly UInt128 MaxSequence = (UInt128.One << 80) - 1;
+
     public static UInt128 FromBytes(ReadOnlySpan<byte> lsn)
     {
         if (lsn.Length != Length)

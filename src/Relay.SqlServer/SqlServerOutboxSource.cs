@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Data.SqlClient;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,23 +18,36 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     readonly ILogger _logger;
     readonly Func<ICdcClient> _client;
     readonly Func<IPositionStore> _store;
+    readonly LsnGauges? _gauges;
 
-    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory)
+    /// <summary>
+    /// The lease owner, one for the source's life (the process's, in production): a run that ended on a SQL error
+    /// reconnects as the lease's owner instead of waiting as a standby to itself until its own lease expires.
+    /// </summary>
+    readonly string _owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+
+    public SqlServerOutboxSource(IOptions<SqlServerSourceOptions> options, OutboxMapping outbox, ILoggerFactory loggerFactory, IMeterFactory? meters = null)
     {
+        _gauges = meters is null ? null : new LsnGauges(meters);
         // Options are read when used, not now: the host validates every option before it starts its services.
         (_settings, _outbox, _logger) = (() => options.Value, outbox, loggerFactory.CreateLogger<SqlServerOutboxSource>());
         _client = () => new SqlCdcClient(options.Value.ConnectionString, outbox.Tables);
         // PositionFile is required with PositionStore = File: SqlServerSourceOptionsValidator said so at start.
         _store = () => options.Value.PositionStore == PositionStoreKind.File
             ? new FilePositionStore(options.Value.PositionFile!)
-            : new SqlPositionStore(options.Value);
+            : new SqlPositionStore(options.Value, _owner);
     }
 
     /// <summary>With the database calls and the position store given (tests).</summary>
-    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxMapping outbox, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store)
+    public SqlServerOutboxSource(SqlServerSourceOptions options, OutboxMapping outbox, ILogger logger, Func<ICdcClient> client, Func<IPositionStore> store,
+        IMeterFactory? meters = null)
     {
         (_settings, _outbox, _logger, _client, _store) = (() => options, outbox, logger, client, store);
+        _gauges = meters is null ? null : new LsnGauges(meters);
     }
+
+    /// <summary>A position store as the next run gets it.</summary>
+    internal IPositionStore CreateStore() => _store();
 
     public async Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken)
     {
@@ -56,27 +70,51 @@ public sealed class SqlServerOutboxSource : IOutboxSource
     /// </summary>
     internal static CaptureInstance ChooseCaptureInstance(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances, UInt128 position)
     {
-        var ofTable = instances.Where(i => i.Schema == table.Schema && i.Table == table.Name).ToList();
+        var ofTable = InstancesOf(table, instances);
         if (ofTable.Count == 0)
             throw new RelayConfigurationException(
                 $"{table.ConfigurationKey}:Table: {table.QualifiedName} has no CDC capture instance: run EXEC sys.sp_cdc_enable_table " +
                 $"@source_schema = N'{table.Schema}', @source_name = N'{table.Name}', @role_name = NULL (and sys.sp_cdc_enable_db once per database).");
         var instance = RetentionRule.Choose(ofTable, position);
-        var missing = table.Columns.FirstOrDefault(c => !instance.Columns.Contains(c.Name));
+        var missing = table.Columns.FirstOrDefault(c => !instance.Columns.Contains(c.Name, StringComparer.OrdinalIgnoreCase));
         if (missing is not null)
             throw new RelayConfigurationException(
                 $"{missing.ConfigurationKey}: column '{missing.Name}' is not captured by CDC instance {instance.Name} of {table.QualifiedName} " +
                 $"(captured: {string.Join(", ", instance.Columns.Order())}).");
+        foreach (var column in table.Columns)
+            if (instance.ColumnTypes?.FirstOrDefault(c => SameName(c.Key, column.Name)).Value is { } type && IsUnreadable(type))
+                throw new RelayConfigurationException(
+                    $"{column.ConfigurationKey}: column '{column.Name}' of {table.QualifiedName} has type {type}, which Relay does not read " +
+                    "(CLR types and sql_variant have no text form it could publish): map a column of a built-in type instead, e.g. a computed " +
+                    $"column CONVERT(nvarchar(max), [{column.Name}]) captured by CDC.");
         return instance;
     }
+
+    /// <summary>
+    /// Column types whose values Relay cannot turn into bytes (CLR types such as geography, geometry, hierarchyid or your
+    /// own; sql_variant): refused at start rather than retried forever.
+    /// </summary>
+    internal static bool IsUnreadable(string type) =>
+        type.StartsWith(SqlCdcClient.ClrTypePrefix, StringComparison.Ordinal) || type.Equals("sql_variant", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The capture instances of <paramref name="table"/>.</summary>
+    internal static IReadOnlyList<CaptureInstance> InstancesOf(OutboxTableMapping table, IReadOnlyList<CaptureInstance> instances) =>
+        instances.Where(i => SameName(i.Schema, table.Schema) && SameName(i.Table, table.Name)).ToList();
+
+    /// <summary>
+    /// Catalog names compared as SQL Server's default (case-insensitive) collations do: a mapping of <c>dbo.Outbox</c>
+    /// finds the table SQL Server reports as <c>dbo.outbox</c>.
+    /// </summary>
+    internal static bool SameName(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
     public async Task<IOutboxStream> OpenAsync(SourcePlan plan, CancellationToken cancellationToken)
     {
         var store = _store();
         try
         {
+            var claimStarted = DateTime.UtcNow;
             var claimed = await store.ClaimAsync(cancellationToken);
-            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, _logger);
+            return new SqlServerOutboxStream(_settings(), _outbox.Tables, _client(), store, claimed, claimStarted, _logger, _gauges);
         }
         catch (SqlException e)
         {
@@ -99,6 +137,14 @@ public sealed class SqlServerOutboxSource : IOutboxSource
                 "fix Relay:SqlServer:ConnectionString; enable CDC with EXEC sys.sp_cdc_enable_db"));
             return results;
         }
+        try
+        {
+            results.AddRange((await _client().GetCaptureHealthAsync(cancellationToken)).Checks(_settings().CaptureStalledAfter));
+        }
+        catch (SqlException e)
+        {
+            results.Add(PreflightCheck.Fail("CDC capture", Translate(e).Message, "see the message"));
+        }
         foreach (var table in _outbox.Tables)
         {
             try
@@ -114,12 +160,7 @@ public sealed class SqlServerOutboxSource : IOutboxSource
         return results;
     }
 
-    static Exception Translate(SqlException e) => e.Number switch
-    {
-        18456 => new SourceUnavailableException($"SQL Server refused the login: {e.Message} Check {SqlServerSourceOptions.Section}:ConnectionString (the password is not shown).", e),
-        -1 or 2 or 53 or 258 or 10060 or 10061 => new SourceUnavailableException($"SQL Server is unreachable: {e.Message}", e),
-        _ => e,
-    };
+    static Exception Translate(SqlException e) => SqlServerErrors.Translate(e.Number, e.Message, e) ?? e;
 }
 
 /// <summary>The SQL Server source keeps nothing between prepare and open: the stream reads its position from the store.</summary>

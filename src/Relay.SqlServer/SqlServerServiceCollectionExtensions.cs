@@ -12,6 +12,7 @@ public static class SqlServerServiceCollectionExtensions
         services.AddOptions<SqlServerSourceOptions>().BindConfiguration(SqlServerSourceOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SqlServerSourceOptions>, SqlServerSourceOptionsValidator>();
         services.AddSingleton<IOutboxSource, SqlServerOutboxSource>();
+        services.AddHostedService<CaptureMonitor>();
         return services;
     }
 }

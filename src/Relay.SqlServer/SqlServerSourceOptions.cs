@@ -43,6 +43,23 @@ public sealed class SqlServerSourceOptions
     /// the oldest change held instead of stopping. Default false: stop and say what was lost.
     /// </summary>
     public bool ResumeFromMinimumOnRetentionGap { get; set; }
+
+    /// <summary>
+    /// Where a relay without a stored position (first start, or a lost position row) begins: <c>Latest</c> (default, as the
+    /// PostgreSQL source: changes committed from now on) or <c>Oldest</c> (everything CDC still holds, up to its retention).
+    /// </summary>
+    public FirstStartPosition FirstStart { get; set; } = FirstStartPosition.Latest;
+
+    /// <summary>How often CDC capture health (agent, capture job, lag) is sampled for metrics and the log. Default 30 s.</summary>
+    public TimeSpan CaptureCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A capture job that has not scanned the log for this long counts as stopped (Error event, relay check). Default 5 min.</summary>
+    public TimeSpan CaptureStalledAfter { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often the capture instances are looked up again (rotation, dropped instances); not configurable, tests shorten it.</summary>
+    internal TimeSpan CaptureInstanceRefresh { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public enum PositionStoreKind { Table, File }
+
+public enum FirstStartPosition { Latest, Oldest }

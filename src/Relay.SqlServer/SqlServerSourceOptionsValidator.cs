@@ -8,7 +8,8 @@ sealed class SqlServerSourceOptionsValidator() : SectionOptionsValidator<SqlServ
     protected override IEnumerable<string> Rules(SqlServerSourceOptions options)
     {
         foreach (var problem in PositiveDurations((options.PollInterval, nameof(options.PollInterval)),
-                     (options.MaxPollInterval, nameof(options.MaxPollInterval)), (options.LeaseDuration, nameof(options.LeaseDuration))))
+                     (options.MaxPollInterval, nameof(options.MaxPollInterval)), (options.LeaseDuration, nameof(options.LeaseDuration)),
+                     (options.CaptureCheckInterval, nameof(options.CaptureCheckInterval)), (options.CaptureStalledAfter, nameof(options.CaptureStalledAfter))))
             yield return problem;
         if (options.PositionStore == PositionStoreKind.File && string.IsNullOrWhiteSpace(options.PositionFile))
             yield return $"{Section}:PositionFile: is required with PositionStore = File";

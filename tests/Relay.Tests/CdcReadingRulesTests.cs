@@ -36,10 +36,10 @@ public class CdcReadingRulesTests
     [Fact]
     public void a_position_older_than_the_instance_minimum_is_a_retention_gap()
     {
-        var problem = RetentionRule.Check(Instance("dbo_outbox", 100), storedLsn: 50, minLsn: 100);
-        Assert.Contains("CDC cleanup removed changes committed between them before Relay published them", problem);
+        var problem = RetentionRule.Check(Instance("dbo_outbox", 100), neededFromLsn: 50, minLsn: 100);
+        Assert.Contains("removed changes committed between them before Relay published them", problem);
         Assert.Contains("ResumeFromMinimumOnRetentionGap", problem);
-        Assert.Null(RetentionRule.Check(Instance("dbo_outbox", 10), storedLsn: 150, minLsn: 100));
+        Assert.Null(RetentionRule.Check(Instance("dbo_outbox", 10), neededFromLsn: 150, minLsn: 100));
     }
 
     [Fact]

@@ -18,12 +18,15 @@ public class FilePositionStoreTests
             Assert.Null(await store.ClaimAsync(TestContext.Current.CancellationToken));
             var position = new SourcePosition(SqlServerLsn.Parse("0x0000002A000001F80003"), 7);
             await store.SaveAsync(position, TestContext.Current.CancellationToken);
-            Assert.Equal(position, await new FilePositionStore(path).ClaimAsync(TestContext.Current.CancellationToken));
+            await store.ReleaseAsync(TestContext.Current.CancellationToken);
+            await using var next = new FilePositionStore(path);
+            Assert.Equal(position, await next.ClaimAsync(TestContext.Current.CancellationToken));
             Assert.False(File.Exists(path + ".tmp"));
         }
         finally
         {
             File.Delete(path);
+            File.Delete(path + ".lock");
         }
     }
 }

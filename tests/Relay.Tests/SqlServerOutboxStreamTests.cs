@@ -11,97 +11,12 @@ public class SqlServerOutboxStreamTests
 {
     static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    sealed class FakeCdc : ICdcClient
-    {
-        public List<CaptureInstance> Instances { get; } = [];
-        public Dictionary<string, List<(SourcePosition Position, string Key)>> Changes { get; } = [];
-        public Dictionary<string, UInt128> MinLsn { get; } = [];
-        public int Queries;
+    static readonly string[] Captured = FakeCdc.Captured;
 
-        public Task<IReadOnlyList<CaptureInstance>> GetCaptureInstancesAsync(CancellationToken c) => Task.FromResult<IReadOnlyList<CaptureInstance>>(Instances);
-        public Task<UInt128> GetMinLsnAsync(string i, CancellationToken c) => Task.FromResult(MinLsn.GetValueOrDefault(i, UInt128.One));
-        public int Polls;
-        public Task<UInt128> GetMaxLsnAsync(CancellationToken c)
-        {
-            Interlocked.Increment(ref Polls);
-            return Task.FromResult(Changes.Values.SelectMany(v => v).Select(v => v.Position.Commit).DefaultIfEmpty(UInt128.Zero).Max());
-        }
+    static (FakeCdc Cdc, OutboxMapping Tables) TwoTables() => FakeCdc.TwoTables();
 
-        public Task<IReadOnlyList<CdcChange>> GetInsertsAsync(CaptureInstance instance, IReadOnlyList<string> columns, SourcePosition after,
-            UInt128 toLsn, int batchSize, CancellationToken c)
-        {
-            Interlocked.Increment(ref Queries);
-            IReadOnlyList<CdcChange> result = Changes.GetValueOrDefault(instance.Name, [])
-                .Where(x => x.Position > after && x.Position.Commit <= toLsn)
-                .OrderBy(x => x.Position).Take(batchSize)
-                .Select(x => new CdcChange(x.Position, DateTime.UtcNow, columns.Select(col => col switch
-                {
-                    "aggregateid" => Encoding.UTF8.GetBytes(x.Key),
-                    "id" => Encoding.UTF8.GetBytes($"{instance.Name}:{(ulong)x.Position.Commit}:{(ulong)x.Position.Sequence}"),
-                    _ => Encoding.UTF8.GetBytes("v"),
-                }).ToArray())).ToList();
-            return Task.FromResult(result);
-        }
-    }
-
-    sealed class MemoryStore(SourcePosition? initial) : IPositionStore
-    {
-        public SourcePosition? Saved = initial;
-        public Task<SourcePosition?> ClaimAsync(CancellationToken c) => Task.FromResult(Saved);
-        public Task SaveAsync(SourcePosition p, CancellationToken c) { Saved = p; return Task.CompletedTask; }
-        public Task RenewAsync(CancellationToken c) => Task.CompletedTask;
-        public Task ReleaseAsync(CancellationToken c) => Task.CompletedTask;
-    }
-
-    sealed class RecordingSink(int stopAfter, CancellationTokenSource stop) : IOutboxSink
-    {
-        public List<(string Table, string Id, SourcePosition Position)> Rows { get; } = [];
-        public List<SourcePosition> Commits { get; } = [];
-
-        public ValueTask OnRowAsync(OutboxRow row, CancellationToken c)
-        {
-            Rows.Add((row.Table.QualifiedName, OutboxTableMapping.Text(row[row.Table.EventIdColumn])!, row.Position));
-            return ValueTask.CompletedTask;
-        }
-
-        public ValueTask OnCommitAsync(SourcePosition position, DateTime committedAt, CancellationToken c)
-        {
-            Commits.Add(position);
-            if (Commits.Count >= stopAfter)
-                stop.Cancel();
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    static readonly string[] Captured = ["id", "aggregatetype", "aggregateid", "type", "payload"];
-
-    static (FakeCdc Cdc, OutboxMapping Tables) TwoTables()
-    {
-        var cdc = new FakeCdc();
-        cdc.Instances.Add(new CaptureInstance("dbo_orders_outbox", "dbo", "orders_outbox", 1, Captured.ToHashSet()));
-        cdc.Instances.Add(new CaptureInstance("dbo_billing_outbox", "dbo", "billing_outbox", 1, Captured.ToHashSet()));
-        var tables = OutboxMapping.For(new OutboxOptions
-        {
-            Tables = [new() { Table = "dbo.orders_outbox" }, new() { Table = "dbo.billing_outbox" }],
-        });
-        return (cdc, tables);
-    }
-
-    static async Task<RecordingSink> ReadAsync(FakeCdc cdc, OutboxMapping tables, MemoryStore store, int expected, int batchSize = 5000,
-        bool resumeOnGap = false)
-    {
-        var options = new SqlServerSourceOptions { BatchSize = batchSize, PollInterval = TimeSpan.FromMilliseconds(5), ResumeFromMinimumOnRetentionGap = resumeOnGap };
-        var source = new SqlServerOutboxSource(options, tables, NullLogger.Instance, () => cdc, () => store);
-        var plan = await source.PrepareAsync(Token);
-        await using var stream = await source.OpenAsync(plan, Token);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        stop.CancelAfter(TimeSpan.FromSeconds(10));
-        var sink = new RecordingSink(expected, stop);
-        await stream.ReadAsync(sink, stop.Token);
-        if (sink.Commits.LastOrDefault() is var last && last != default)
-            await stream.ConfirmAsync(last, Token);
-        return sink;
-    }
+    static Task<RecordingSink> ReadAsync(FakeCdc cdc, OutboxMapping tables, MemoryStore store, int expected, int batchSize = 5000,
+        bool resumeOnGap = false) => FakeCdc.ReadAsync(cdc, tables, store, expected, batchSize, resumeOnGap);
 
     [Fact]
     public async Task inserts_of_two_tables_arrive_in_commit_order_whatever_the_batch_size()

@@ -44,6 +44,7 @@ sealed class Checkpointer(
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
+                await RenewLeaseAsync(stop);
                 await ConfirmAsync(stop);
                 WatchForStall();
                 status.Tick();
@@ -79,6 +80,25 @@ sealed class Checkpointer(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             Log.ConfirmFailed(logger, e, stream.Format(position));
+        }
+    }
+
+    /// <summary>
+    /// Renews a leased source's claim on every tick, progress or not (a run waiting on Kafka must keep it); a lost claim
+    /// ends the run like a lost confirmation does.
+    /// </summary>
+    public async Task RenewLeaseAsync(CancellationToken cancellationToken)
+    {
+        if (stream is not ILeasedStream leased || Ended is not null)
+            return;
+        try
+        {
+            await leased.RenewLeaseAsync(cancellationToken);
+        }
+        catch (StandbyException e)
+        {
+            Ended = e;
+            RunEnded?.Invoke();
         }
     }
 

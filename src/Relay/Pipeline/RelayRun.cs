@@ -64,7 +64,10 @@ sealed class RelayRun(
         if (stoppingToken.IsCancellationRequested)
             status.Set(RelayState.Stopping);
 
-        await DrainAsync(tracker);
+        // A lost claim fences this run: no draining, another relay may publish from the confirmed position soon. (After
+        // a source change nothing more may be confirmed either, so there is nothing to drain for.)
+        if (checkpointer.Ended is null)
+            await DrainAsync(tracker);
         await checkpointer.ConfirmAsync(CancellationToken.None);
         MadeProgress = checkpointer.Confirmed > SourcePosition.None;
         metrics.SourceConnected.Set(0);
