@@ -4,11 +4,11 @@ using Relay.Core;
 namespace Relay.Postgres;
 
 /// <summary>The outbox tables and the publication as they were when the stream was prepared.</summary>
-sealed record CatalogSnapshot(IReadOnlyList<WatchedTable> Tables, string Publication, bool ViaRoot)
+sealed record CatalogSnapshot(IReadOnlyList<WatchedTable> Tables, string Publication, bool ViaRoot, DateTime InspectedAt)
 {
     public CatalogSnapshot(PostgresInspection inspection, string publication)
         : this(inspection.Tables.Select(t => new WatchedTable(t.Key, t.Value.Oid, t.Value.Partitioned)).ToList(), publication,
-            inspection.Tables.Values.Any(t => t.Partitioned))
+            inspection.Tables.Values.Any(t => t.Partitioned), inspection.InspectedAt)
     {
     }
 }
@@ -26,14 +26,18 @@ sealed class CatalogWatch(PostgresSourceOptions options, CatalogSnapshot expecte
 {
     readonly NpgsqlDataSource _dataSource = NpgsqlDataSource.Create(options.ConnectionString);
 
-    /// <summary>When the catalog was last seen as expected (UTC).</summary>
-    public DateTime LastIntact { get; private set; } = DateTime.UtcNow;
+    // The publication's row (OID and version) and its table memberships' rows as first seen: a change undone between two
+    // checks (DROP and ADD TABLE, SET publish and back, DROP and CREATE PUBLICATION) still leaves a new OID or version.
+    (uint Oid, uint Version, string Members)? _baseline, _current;
+
+    /// <summary>When the catalog was last seen as expected (UTC); at first, when the source was prepared.</summary>
+    public DateTime LastIntact { get; private set; } = expected.InspectedAt;
 
     /// <summary>What changed, or null when everything is as it was.</summary>
     public async Task<string?> FindChangeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        var change = await PublicationChangeAsync(connection, cancellationToken) ?? await TableChangeAsync(connection, cancellationToken);
+        var change = await PublicationChangeAsync(connection, cancellationToken) ?? await TableChangeAsync(connection, cancellationToken) ?? BaselineChange();
         if (change is null)
             LastIntact = DateTime.UtcNow;
         return change;
@@ -42,8 +46,12 @@ sealed class CatalogWatch(PostgresSourceOptions options, CatalogSnapshot expecte
     async Task<string?> PublicationChangeAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var viaRoot = connection.PostgreSqlVersion.Major >= 13 ? "pubviaroot" : "false";
-        await using var command = new NpgsqlCommand($"SELECT pubinsert, {viaRoot} FROM pg_catalog.pg_publication WHERE pubname = $1", connection)
-            { Parameters = { new() { Value = expected.Publication } } };
+        await using var command = new NpgsqlCommand($"""
+            SELECT p.pubinsert, {viaRoot}, p.oid, p.xmin::text::bigint,
+                   coalesce((SELECT string_agg(r.oid::text, ',' ORDER BY r.oid) FROM pg_catalog.pg_publication_rel r
+                             WHERE r.prpubid = p.oid AND r.prrelid::bigint = ANY($2)), '')
+            FROM pg_catalog.pg_publication p WHERE p.pubname = $1
+            """, connection) { Parameters = { new() { Value = expected.Publication }, new() { Value = expected.Tables.Select(t => (long)t.Oid).ToArray() } } };
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return $"publication '{expected.Publication}' was dropped";
@@ -51,6 +59,22 @@ sealed class CatalogWatch(PostgresSourceOptions options, CatalogSnapshot expecte
             return $"publication '{expected.Publication}' no longer publishes inserts (ALTER PUBLICATION … SET (publish = …))";
         if (expected.ViaRoot && !reader.GetBoolean(1))
             return $"publication '{expected.Publication}' no longer publishes via the partition root";
+        _current = (reader.GetFieldValue<uint>(2), (uint)reader.GetInt64(3), reader.GetString(4));
+        return null;
+    }
+
+    /// <summary>What the specific checks cannot see: a change undone since the first check.</summary>
+    string? BaselineChange()
+    {
+        if (_current is not { } now)
+            return null;
+        _baseline ??= now;
+        if (now.Oid != _baseline.Value.Oid)
+            return $"publication '{expected.Publication}' was dropped and re-created";
+        if (now.Version != _baseline.Value.Version)
+            return $"publication '{expected.Publication}' was altered (ALTER PUBLICATION … SET …)";
+        if (now.Members != _baseline.Value.Members)
+            return $"an outbox table was taken out of publication '{expected.Publication}' and put back (ALTER PUBLICATION … DROP/ADD/SET TABLE)";
         return null;
     }
 

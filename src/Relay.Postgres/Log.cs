@@ -42,6 +42,9 @@ static partial class Log
     [LoggerMessage(EventIdRanges.Postgres + 12, LogLevel.Error, "Replication slot {Slot} that Relay streamed publication {Publication} through is gone (dropped, a failover to a server without it, or pg_upgrade before PostgreSQL 17): outbox rows committed between its last confirmed position and now were not published. Creating a new slot; re-publish those rows (docs/operations.md, \"Lost slot\"), or set Relay:Postgres:OnLostSlot to Stop to be stopped instead")]
     public static partial void SlotLost(ILogger logger, string slot, string publication);
 
-    [LoggerMessage(EventIdRanges.Postgres + 13, LogLevel.Warning, "Could not note slot on publication {Publication} ({Reason}): a slot lost later will look like a first start. Make Relay's role the publication's owner to fix this")]
+    [LoggerMessage(EventIdRanges.Postgres + 13, LogLevel.Warning, "Could not note slot on publication {Publication} ({Reason}): a slot lost later will look like a first start")]
     public static partial void SlotNotNoted(ILogger logger, string publication, string reason);
+
+    [LoggerMessage(EventIdRanges.Postgres + 14, LogLevel.Warning, "Rows of {Table} as the server describes them lack mapped column(s) {Columns} (added after these rows, or dropped): they are published without those headers")]
+    public static partial void ColumnsAbsent(ILogger logger, string table, string columns);
 }

@@ -21,14 +21,18 @@ sealed class PgOutputDecoder
     readonly IReadOnlyDictionary<(string Table, string Column), PgType> _knownTypes;
     // Per relation id: the mapping, and per column of the relation where its value goes in the row (-1: unused).
     readonly Dictionary<uint, RelationPlan> _relations = [];
+    readonly Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? _absentColumns;
 
     /// <param name="tables">The outbox tables; other relations are skipped.</param>
     /// <param name="knownTypes">
     /// Each mapped column's type as read from the catalog before streaming (a domain as its base type), so values in
     /// binary format can be turned back into the text Relay publishes.
     /// </param>
-    public PgOutputDecoder(IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType>? knownTypes = null)
+    /// <param name="absentColumns">Told when a table's description lacks optional mapped columns (their headers are left out).</param>
+    public PgOutputDecoder(IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType>? knownTypes = null,
+        Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? absentColumns = null)
     {
+        _absentColumns = absentColumns;
         _tablesByName = tables.ToDictionary(t => (t.Schema, t.Name));
         _knownTypes = knownTypes ?? new Dictionary<(string, string), PgType>();
         Row = new OutboxRow(tables.Max(t => t.Columns.Count));
@@ -103,6 +107,8 @@ sealed class PgOutputDecoder
             throw new RelayConfigurationException(
                 $"{table.Columns[required].ConfigurationKey}: column '{table.Columns[required].Name}' is not in table '{table.QualifiedName}' " +
                 "as the server describes it for these rows (the table was altered while Relay was running).");
+        if (absent.Length > 0)
+            _absentColumns?.Invoke(table, absent.Select(index => table.Columns[index]).ToList());
         _relations[relationId] = new RelationPlan(table, targets, types, absent);
     }
 

@@ -38,6 +38,8 @@ public sealed class PostgresOutboxSource(
             if (inspection.SlotLost)
                 OnLostSlot();
             var start = inspection.Slot is { } slot ? UseSlot(slot) : await CreateSlotAsync(connection, cancellationToken);
+            if (inspection.Publication?.MarkedSlot != _options.SlotName)
+                await NoteSlotOnPublicationAsync(connection, inspection.Publication?.Comment, cancellationToken);
             return new PostgresPlan(inspection.ColumnTypes, ChooseBinary(inspection), start, new CatalogSnapshot(inspection, _options.PublicationName));
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
@@ -180,7 +182,6 @@ public sealed class PostgresOutboxSource(
             var created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false,
                 slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: patience.Token);
             Log.SlotCreated(_logger, slot, created.ConsistentPoint.ToString());
-            await NoteSlotOnPublicationAsync(connection, cancellationToken);
             return created.ConsistentPoint.ToString();
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
@@ -204,9 +205,17 @@ public sealed class PostgresOutboxSource(
         }
     }
 
-    /// <summary>Leaves Relay's note on the publication, so that a slot lost later is told from a first start.</summary>
-    async Task NoteSlotOnPublicationAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// Leaves Relay's note on the publication (on a first start, and on existing deployments that lack it), so that a
+    /// slot lost later is told from a first start. A comment of someone else's is kept.
+    /// </summary>
+    async Task NoteSlotOnPublicationAsync(NpgsqlConnection connection, string? existingComment, CancellationToken cancellationToken)
     {
+        if (existingComment is not null && !existingComment.StartsWith("Relay streams this publication", StringComparison.Ordinal))
+        {
+            Log.SlotNotNoted(_logger, _options.PublicationName, "the publication has a comment of its own, which Relay keeps");
+            return;
+        }
         var note = PostgresPrerequisites.SlotNote(_options.SlotName).Replace("'", "''");
         await using var comment = new NpgsqlCommand($"COMMENT ON PUBLICATION {Sql.QuoteIdentifier(_options.PublicationName)} IS '{note}'", connection);
         try
@@ -215,7 +224,7 @@ public sealed class PostgresOutboxSource(
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
-            Log.SlotNotNoted(_logger, _options.PublicationName, e.MessageText);
+            Log.SlotNotNoted(_logger, _options.PublicationName, $"{e.MessageText}; make Relay's role the publication's owner");
         }
     }
 }

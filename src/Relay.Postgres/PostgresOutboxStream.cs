@@ -42,7 +42,8 @@ sealed class PostgresOutboxStream : IOutboxStream
         _options = options;
         _logger = logger;
         _binary = plan.BinaryValues;
-        _decoder = new PgOutputDecoder(tables, plan.ColumnTypes);
+        _decoder = new PgOutputDecoder(tables, plan.ColumnTypes, (table, absent) =>
+            Log.ColumnsAbsent(_logger, table.QualifiedName, string.Join(", ", absent.Select(c => $"{c.Name} ({c.ConfigurationKey})"))));
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);

@@ -45,6 +45,7 @@ sealed partial class PostgresPrerequisites
             note = reader.IsDBNull(6) ? null : reader.GetString(6);
         }
         var published = await PublishedTablesAsync(connection, cancellationToken);
+        var filtered = connection.PostgreSqlVersion.Major >= 15 ? await FilteredTablesAsync(connection, cancellationToken) : [];
         var missing = all ? [] : tables.Where(t => !published.Contains(t.QualifiedName)).ToList();
         var partitioned = tables.Where(t => _tables.TryGetValue(t.QualifiedName, out var facts) && facts.Partitioned).ToList();
         var extra = new[] { (update, "update"), (delete, "delete"), (truncate, "truncate") }.Where(p => p.Item1).Select(p => p.Item2).ToList();
@@ -52,6 +53,11 @@ sealed partial class PostgresPrerequisites
             _findings.Add(PreflightCheck.Fail(name,
                 $"{PublicationKey}: publication '{publication}' exists but does not include {string.Join(", ", missing.Select(t => t.QualifiedName))}",
                 $"run ALTER PUBLICATION {publication} ADD TABLE {string.Join(", ", missing.Select(Sql.Quote))}, or name another publication"));
+        else if (filtered.Count > 0)
+            // A row filter leaves rows out, a column list may leave a mapped column out: both without a word.
+            _findings.Add(PreflightCheck.Fail(name,
+                $"{PublicationKey}: publication '{publication}' has a row filter or column list on {string.Join(", ", filtered)}, so some outbox rows or columns would never reach Relay",
+                $"run ALTER PUBLICATION {publication} SET TABLE {string.Join(", ", tables.Select(Sql.Quote))} (no WHERE, no column list)"));
         else if (!insert)
             _findings.Add(PreflightCheck.Fail(name, $"{PublicationKey}: publication '{publication}' does not publish inserts",
                 $"run ALTER PUBLICATION {publication} SET (publish = 'insert')"));
@@ -65,7 +71,7 @@ sealed partial class PostgresPrerequisites
                 $"ALTER PUBLICATION {publication} SET (publish = 'insert')"));
         else
             _findings.Add(PreflightCheck.Pass(name, all ? "covers all tables, inserts only" : "covers the outbox tables, inserts only"));
-        return new PublicationState(insert, viaRoot, note is null ? null : SlotNotePattern().Match(note) is { Success: true } m ? m.Groups[1].Value : null);
+        return new PublicationState(insert, viaRoot, note is null ? null : SlotNotePattern().Match(note) is { Success: true } m ? m.Groups[1].Value : null, note);
     }
 
     /// <summary>Whether Relay may and can create the missing publication: it must own the tables and may create in the database.</summary>
@@ -111,6 +117,25 @@ sealed partial class PostgresPrerequisites
         while (await reader.ReadAsync(cancellationToken))
             published.Add(reader.GetString(0));
         return published;
+    }
+
+    /// <summary>The outbox tables the publication lists with a row filter or a column list (PostgreSQL 15+).</summary>
+    async Task<List<string>> FilteredTablesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT n.nspname || '.' || c.relname FROM pg_catalog.pg_publication_rel r
+            JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
+            JOIN pg_catalog.pg_class c ON c.oid = r.prrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE p.pubname = $1 AND (r.prqual IS NOT NULL OR r.prattrs IS NOT NULL)
+            """, connection) { Parameters = { new() { Value = options.PublicationName } } };
+        var filtered = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (tables.Any(t => t.QualifiedName == reader.GetString(0)))
+                filtered.Add(reader.GetString(0));
+        }
+        return filtered;
     }
 
     /// <returns>The slot as found, or null when it does not exist.</returns>
@@ -192,18 +217,20 @@ sealed partial class PostgresPrerequisites
                 $"create it with SELECT pg_create_logical_replication_slot('{slot}', 'pgoutput')"));
             return;
         }
-        var blockers = await OpenTransactionsAsync(connection, TimeSpan.FromSeconds(10), cancellationToken);
+        // Creating the slot waits for every transaction with an id; one open longer than Relay would wait blocks it.
+        var blockers = await OpenTransactionsAsync(connection, options.SlotCreationTimeout, cancellationToken);
         _findings.Add(blockers.Count == 0
             ? PreflightCheck.Pass(name, "does not exist yet; Relay creates it at start (pgoutput)")
-            : PreflightCheck.Warn(name, $"does not exist yet, and creating it waits for transactions open since before: {Describe(blockers)}",
-                $"end them ({string.Join("; ", blockers.Select(b => $"SELECT pg_terminate_backend({b.Pid})"))}) or wait for them"));
+            : PreflightCheck.Fail(name, $"{SlotKey}: replication slot '{slot}' does not exist yet, and creating it would wait for transactions open " +
+                $"longer than {PostgresSourceOptions.Section}:SlotCreationTimeout: {Describe(blockers)}",
+                $"end them ({string.Join("; ", blockers.Select(b => $"SELECT pg_terminate_backend({b.Pid})"))}) or let them finish, then start Relay"));
     }
 
     /// <summary>Transactions with a transaction id open for longer than <paramref name="olderThan"/>: slot creation waits for them.</summary>
     public static async Task<IReadOnlyList<OpenTransaction>> OpenTransactionsAsync(NpgsqlConnection connection, TimeSpan olderThan, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("""
-            SELECT pid, datname::text, EXTRACT(epoch FROM now() - xact_start)::float8, state, left(query, 80)
+            SELECT pid, datname::text, EXTRACT(epoch FROM now() - xact_start)::float8, state, usename::text, application_name
             FROM pg_catalog.pg_stat_activity
             WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND xact_start < now() - make_interval(secs => $1)
             ORDER BY xact_start
@@ -212,13 +239,13 @@ sealed partial class PostgresPrerequisites
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             open.Add(new OpenTransaction(reader.GetInt32(0), reader.IsDBNull(1) ? "" : reader.GetString(1), TimeSpan.FromSeconds(reader.GetDouble(2)),
-                reader.IsDBNull(3) ? "" : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4)));
+                reader.IsDBNull(3) ? "" : reader.GetString(3), reader.IsDBNull(4) ? "" : reader.GetString(4), reader.IsDBNull(5) ? "" : reader.GetString(5)));
         return open;
     }
 
     public static string Describe(IEnumerable<OpenTransaction> transactions) =>
-        string.Join("; ", transactions.Select(t => $"PID {t.Pid} (database {t.Database}, open {t.Age:hh\\:mm\\:ss}, {t.State}: {t.Query})"));
+        string.Join("; ", transactions.Select(t => $"PID {t.Pid} (database {t.Database}, user {t.User}, application '{t.Application}', {t.State}, open {t.Age:hh\\:mm\\:ss})"));
 }
 
-/// <summary>A transaction that slot creation waits for.</summary>
-sealed record OpenTransaction(int Pid, string Database, TimeSpan Age, string State, string Query);
+/// <summary>A transaction that slot creation waits for (never its query text: it may hold data or secrets).</summary>
+sealed record OpenTransaction(int Pid, string Database, TimeSpan Age, string State, string User, string Application);

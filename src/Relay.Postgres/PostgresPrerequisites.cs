@@ -151,13 +151,17 @@ sealed record PostgresInspection(
     IReadOnlyDictionary<string, TableFacts> Tables,
     PublicationState? Publication,
     SlotState? Slot,
-    bool SlotLost);
+    bool SlotLost)
+{
+    /// <summary>When the catalog was read (UTC).</summary>
+    public DateTime InspectedAt { get; } = DateTime.UtcNow;
+}
 
 /// <summary>An outbox table as the catalog has it: its OID, whether it is partitioned, whether this role owns it.</summary>
 sealed record TableFacts(uint Oid, bool Partitioned, bool Owned, string Owner);
 
 /// <summary>The publication as found: what it publishes, and the slot Relay noted on it (see <see cref="PostgresPrerequisites"/>).</summary>
-sealed record PublicationState(bool Insert, bool ViaRoot, string? MarkedSlot);
+sealed record PublicationState(bool Insert, bool ViaRoot, string? MarkedSlot, string? Comment);
 
 /// <summary>The slot as the catalog shows it: its confirmed position and the PID of the process streaming from it, if any.</summary>
 sealed record SlotState(string? ConfirmedLsn, int? ActivePid);

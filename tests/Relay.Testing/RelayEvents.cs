@@ -41,6 +41,7 @@ public static class RelayEvents
     public const int CatalogChanged = 2011;
     public const int SlotLost = 2012;
     public const int SlotNotNoted = 2013;
+    public const int ColumnsAbsent = 2014;
 
     // src/Relay.SqlServer/Log.cs (3000–3999): the SQL Server CDC source.
     public const int ReadingInstance = 3000;

@@ -12,4 +12,13 @@ public sealed class OutboxRowException(string table, string? eventId, string rea
     public string Table { get; } = table;
     public string? EventId { get; } = eventId;
     public string Reason { get; } = reason;
+    public string? Position { get; } = position;
+
+    /// <summary>
+    /// The same problem, without the statement that skips the transaction: Kafka did not acknowledge the transactions
+    /// before it in time, so skipping now would skip them too.
+    /// </summary>
+    public OutboxRowException WithoutSkip() => new(Table, EventId,
+        Reason + " (Kafka had not acknowledged the transactions before it when Relay stopped: start Relay again and let it stop at this row " +
+        "before skipping anything)", Position);
 }

@@ -30,6 +30,7 @@ public sealed class CheckpointTracker
     SourcePosition _confirmable;
     SourcePosition _lastCommit;
     Exception? _failure;
+    long _failedSequence = long.MaxValue;
     TaskCompletionSource? _waiter;
 
     public CheckpointTracker(int maxMessages, long maxBytes, TimeProvider? time = null)
@@ -143,6 +144,7 @@ public sealed class CheckpointTracker
         {
             first = _failure is null;
             _failure ??= error;
+            _failedSequence = Math.Min(_failedSequence, sequence);
             wake = _waiter;
             _waiter = null;
         }
@@ -185,7 +187,22 @@ public sealed class CheckpointTracker
 
     /// <summary>Waits until every message handed out is acknowledged, a delivery failed, or the timeout passes.</summary>
     /// <returns><c>true</c> when nothing is left in flight.</returns>
-    public async Task<bool> WaitForAllAcknowledgedAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<bool> WaitForAllAcknowledgedAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitForWatermarkAsync(failed => failed ? null : _next, timeout, cancellationToken);
+
+    /// <summary>
+    /// After a message failed for good (a row that cannot be published), waits until every message before it is
+    /// acknowledged, so the checkpoint reaches the transaction before the failed one, or the timeout passes.
+    /// </summary>
+    /// <returns><c>true</c> when everything before the failed message is acknowledged.</returns>
+    public Task<bool> WaitForAcknowledgedBeforeFailureAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitForWatermarkAsync(_ => Math.Min(_failedSequence, _next), timeout, cancellationToken);
+
+    /// <summary>
+    /// Waits until the watermark reaches <c>target(failed)</c> — given whether a message failed, the watermark to wait
+    /// for, or null to give up — or the timeout passes.
+    /// </summary>
+    async Task<bool> WaitForWatermarkAsync(Func<bool, long?> target, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
@@ -194,10 +211,10 @@ public sealed class CheckpointTracker
             Task wait;
             lock (_gate)
             {
-                if (_watermark == _next)
-                    return true;
-                if (_failure is not null)
+                if (target(_failure is not null) is not { } watermark)
                     return false;
+                if (_watermark >= watermark)
+                    return true;
                 _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 wait = _waiter.Task;
             }

@@ -58,6 +58,8 @@ sealed class RelayRun(
         var checkpointer = new Checkpointer(tracker, stream, options, status, metrics, logger, time);
         checkpointer.RunEnded += () => CancelQuietly(stopReading);
         var confirmLoop = checkpointer.RunAsync(stopReading.Token);
+        // Confirmations and stall warnings must not stop unnoticed while reading goes on.
+        _ = confirmLoop.ContinueWith(_ => CancelQuietly(stopReading), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         var readFailure = await ReadAsync(stream, new OutboxDispatcher(producer, tracker, stream, metrics, logger, time), stopReading.Token);
         await stopReading.CancelAsync();
         await confirmLoop;
@@ -66,13 +68,12 @@ sealed class RelayRun(
 
         // A lost claim fences this run: no draining, another relay may publish from the confirmed position soon. (After
         // a source change nothing more may be confirmed either, so there is nothing to drain for.)
-        if (checkpointer.Ended is null)
-            await DrainAsync(tracker);
+        var earlierDrained = checkpointer.Ended is null && await DrainAsync(tracker);
         await checkpointer.ConfirmAsync(CancellationToken.None);
         MadeProgress = checkpointer.Confirmed > SourcePosition.None;
         metrics.SourceConnected.Set(0);
         metrics.SetRole(active: false, standby: false);
-        ThrowIfEnded(checkpointer.Ended, readFailure, tracker.Failure);
+        ThrowIfEnded(checkpointer.Ended, readFailure, tracker.Failure, earlierDrained);
         Log.Stopped(logger, checkpointer.Describe(checkpointer.Confirmed));
     }
 
@@ -94,24 +95,38 @@ sealed class RelayRun(
         }
     }
 
-    /// <summary>Whatever ended the run, what the broker acknowledged can be confirmed: wait (bounded) for the rest.</summary>
-    async Task DrainAsync(CheckpointTracker tracker)
+    /// <summary>
+    /// Whatever ended the run, what the broker acknowledged can be confirmed: wait (bounded) for the rest. After a row
+    /// that cannot be published, wait for the messages before it, so that the checkpoint reaches the transaction
+    /// before the row's (skipping that transaction then skips nothing else).
+    /// </summary>
+    /// <returns>Whether everything that could still be acknowledged was.</returns>
+    async Task<bool> DrainAsync(CheckpointTracker tracker)
     {
-        if (tracker.InFlightMessages == 0 || tracker.Failure is not null)
-            return;
+        if (tracker.InFlightMessages == 0)
+            return true;
+        var rowFailed = tracker.Failure is OutboxRowException or DeliveryFailedException { InnerException: OutboxRowException };
+        if (tracker.Failure is not null && !rowFailed)
+            return false;
         Log.Draining(logger, tracker.InFlightMessages, options.DrainTimeout);
-        if (!await tracker.WaitForAllAcknowledgedAsync(options.DrainTimeout, CancellationToken.None))
+        var drained = rowFailed
+            ? await tracker.WaitForAcknowledgedBeforeFailureAsync(options.DrainTimeout, CancellationToken.None)
+            : await tracker.WaitForAllAcknowledgedAsync(options.DrainTimeout, CancellationToken.None);
+        if (!drained)
             Log.DrainTimedOut(logger, tracker.InFlightMessages);
+        return drained;
     }
 
-    static void ThrowIfEnded(Exception? ended, Exception? readFailure, Exception? deliveryFailure)
+    static void ThrowIfEnded(Exception? ended, Exception? readFailure, Exception? deliveryFailure, bool earlierDrained)
     {
         if (ended is not null)
             throw ended;
+        // The Stop policy halts the relay, whether the row was refused while reading or in a delivery report (then
+        // reading may have ended waiting for room in the window).
+        if ((deliveryFailure ?? readFailure) is OutboxRowException rowFailure)
+            throw earlierDrained ? rowFailure : rowFailure.WithoutSkip();
         if (readFailure is not null)
             throw readFailure;
-        if (deliveryFailure is OutboxRowException rowFailure)
-            throw rowFailure;   // found in a delivery report: the Stop policy halts the relay
         if (deliveryFailure is not null)
             throw new DeliveryFailedException("Kafka did not acknowledge a message; reconnecting from the last confirmed position.", deliveryFailure);
     }

@@ -46,7 +46,9 @@ sealed class RelaySupervisor(
             try
             {
                 await run.RunAsync(OnStreaming, stoppingToken);
-                break;
+                if (stoppingToken.IsCancellationRequested)
+                    break;
+                throw new InvalidOperationException("The source's stream ended by itself; reconnecting from the last confirmed position.");
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -43,6 +43,7 @@ public class MappedColumnChangesTests(PostgresFixture postgres, KafkaFixture kaf
         Assert.True(await reader.WaitForDistinctIdsAsync(2, Patience), $"received {reader.DistinctIds} of 2");
         Assert.Null(reader.Messages.First(m => m.Key == "old").Header("tenant"));
         Assert.Equal("acme", reader.Messages.First(m => m.Key == "new").Header("tenant"));
+        Assert.Equal("public.outbox", Assert.Single(relay.Events.WithId(RelayEvents.ColumnsAbsent)).Property("Table"));
         Assert.Equal(0, relay.Status.ExitCode);
     }
 }

@@ -8,6 +8,12 @@ namespace Relay.IntegrationTests.PostgresLossPaths;
 /// </summary>
 public class PoisonRowRunbookTests(PostgresFixture postgres, KafkaFixture kafka)
 {
+    void SetRoundTripTime(int milliseconds)
+    {
+        for (var broker = 1; broker <= 3 && kafka.Mock is not null; broker++)
+            kafka.Mock.SetRoundTripTime(broker, milliseconds);
+    }
+
     [Fact]
     public async Task the_statement_in_the_stop_message_skips_exactly_the_poison_transaction()
     {
@@ -20,15 +26,28 @@ public class PoisonRowRunbookTests(PostgresFixture postgres, KafkaFixture kafka)
         using var reader = kafka.ReadTopics(t => t == topic);
         var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", topic));
         string error;
+        NpgsqlTypes.NpgsqlLogSequenceNumber afterGood;
         await using (var relay = await InProcessRelay.StartAsync(settings))
         {
             await db.WaitForStreamingAsync();
-            await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', 'good-1', 'Created', '{}')");
-            await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', NULL, 'Created', '{}')");
-            await relay.Stopping.WaitAsync(TimeSpan.FromSeconds(30));
+            // Slow acknowledgements: good-1 is still in flight when the poison row stops the relay. Its transaction must
+            // be confirmed before the relay exits, or skipping the poison transaction would skip good-1 too.
+            SetRoundTripTime(1500);
+            try
+            {
+                await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', 'good-1', 'Created', '{}')");
+                afterGood = await db.CurrentWalLsnAsync();
+                await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) VALUES ('Order', NULL, 'Created', '{}')");
+                await relay.Stopping.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                SetRoundTripTime(0);
+            }
             Assert.Equal(1, relay.Status.ExitCode);
             error = relay.Status.FatalError!;
         }
+        Assert.True(await db.ConfirmedFlushLsnAsync() >= afterGood, "the transaction before the poison row was not confirmed before the relay stopped");
         Assert.Contains("key column 'aggregateid' is NULL", error);
         var statement = System.Text.RegularExpressions.Regex.Match(error, @"SELECT pg_replication_slot_advance\('[^']+', '[0-9A-F]+/[0-9A-F]+'\)").Value;
         Assert.False(string.IsNullOrEmpty(statement), $"no pg_replication_slot_advance statement in: {error}");

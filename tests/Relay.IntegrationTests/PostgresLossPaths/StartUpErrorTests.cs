@@ -18,6 +18,13 @@ public class StartUpErrorTests(PostgresFixture postgres, KafkaFixture kafka)
         return relay.Status.FatalError!;
     }
 
+    static async Task<string> CheckAsync(RelaySettings settings)
+    {
+        await using var check = RelayProcess.Start(settings, "check");
+        Assert.Equal(1, await check.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        return string.Join('\n', check.Output);
+    }
+
     [Fact]
     public async Task a_role_that_may_not_create_the_publication_is_told_the_statement_to_run_as_the_owner()
     {
@@ -32,6 +39,9 @@ public class StartUpErrorTests(PostgresFixture postgres, KafkaFixture kafka)
                 .With("Relay:Postgres:ConnectionString", connection), TimeSpan.FromSeconds(15));
             Assert.Contains($"role '{role}' may not create it (it does not own public.outbox, owned by 'postgres')", error);
             Assert.Contains($"run as the tables' owner: CREATE PUBLICATION {db.PublicationName} FOR TABLE public.outbox WITH (publish = 'insert')", error);
+            var check = await CheckAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox").With("Relay:Postgres:ConnectionString", connection));
+            Assert.Contains($"FAIL  publication {db.PublicationName}: ", check);
+            Assert.Contains($"role '{role}' may not create it", check);
         }
         finally
         {
@@ -52,10 +62,14 @@ public class StartUpErrorTests(PostgresFixture postgres, KafkaFixture kafka)
             await write.ExecuteNonQueryAsync();   // a transaction id: slot creation waits for it
         var pid = open.ProcessID;
 
-        var error = await FatalErrorAsync(RelaySettings.For(db, kafka).Table(0, "public.outbox")
-            .With("Relay:Postgres:SlotCreationTimeout", "00:00:03"), TimeSpan.FromSeconds(30));
-        Assert.Contains($"creating replication slot '{db.SlotName}' waited 3 s for transactions that were open when it began: PID {pid}", error);
+        var settings = RelaySettings.For(db, kafka).Table(0, "public.outbox").With("Relay:Postgres:SlotCreationTimeout", "00:00:03");
+        var error = await FatalErrorAsync(settings, TimeSpan.FromSeconds(30));
+        Assert.Contains($"PID {pid}", error);
         Assert.Contains($"SELECT pg_terminate_backend({pid})", error);
+        // Once the transaction is older than the timeout, the prerequisites say so before anything waits, and so does relay check.
+        var check = await CheckAsync(settings);
+        Assert.Contains($"FAIL  replication slot {db.SlotName}: ", check);
+        Assert.Contains($"SELECT pg_terminate_backend({pid})", check);
     }
 
     [Fact]
