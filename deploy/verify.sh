@@ -32,6 +32,13 @@ run deploy/verify/node_modules/.bin/dockerfilelint Dockerfile
 step "Kubernetes schemas (example manifests)"
 run node deploy/verify/validate-manifests.mjs deploy/examples/*.yaml
 
+step "alert rules (promtool check rules, promtool test rules)"
+if ! command -v promtool >/dev/null; then
+    as_root apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq prometheus >/dev/null
+fi
+run promtool check rules deploy/prometheus/relay-alerts.yaml
+run promtool test rules deploy/prometheus/relay-alerts.test.yaml
+
 step "helm lint / helm template"
 if command -v helm >/dev/null; then
     run helm lint deploy/helm/relay
