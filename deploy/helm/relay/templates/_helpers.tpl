@@ -60,6 +60,8 @@ where .Values.relay has this chart's image, existingSecret, extraEnv, resources,
     initialDelaySeconds: {{ .Values.probes.liveness.initialDelaySeconds }}
     periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
     failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
+  {{- /* A sidecar relay must not gate its application's traffic: probes.readiness.enabled=false leaves it out. */}}
+  {{- if ne (toString .Values.probes.readiness.enabled) "false" }}
   readinessProbe:
     httpGet:
       path: /readyz
@@ -67,6 +69,7 @@ where .Values.relay has this chart's image, existingSecret, extraEnv, resources,
     initialDelaySeconds: {{ .Values.probes.readiness.initialDelaySeconds }}
     periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
     failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
+  {{- end }}
   resources:
     {{- toYaml .Values.resources | nindent 4 }}
   securityContext:
