@@ -24,7 +24,19 @@ fi
 (cd deploy/verify && npm install --no-audit --no-fund --silent >/dev/null)
 
 step "yamllint (plain YAML)"
-run yamllint -c .yamllint.yaml deploy/helm/relay/Chart.yaml deploy/helm/relay/values.yaml deploy/examples
+run yamllint -c .yamllint.yaml deploy/helm/relay/Chart.yaml deploy/helm/relay/values.yaml deploy/helm/relay/examples deploy/examples
+
+step "chart values against values.schema.json (ajv)"
+ajv() { deploy/verify/node_modules/.bin/ajv validate --spec=draft7 --allow-union-types --all-errors --errors=text -s deploy/helm/relay/values.schema.json -d "$1"; }
+for values in deploy/helm/relay/values.yaml deploy/helm/relay/examples/*.yaml; do
+    run ajv "$values"
+done
+# The schema must refuse a misspelt key and wrong types, or it checks nothing.
+if ajv deploy/verify/invalid-values/typos.yaml >/dev/null 2>&1; then
+    echo "FAIL: values.schema.json accepted deploy/verify/invalid-values/typos.yaml"; failed=1
+else
+    echo "PASS: values.schema.json refuses deploy/verify/invalid-values/typos.yaml"
+fi
 
 step "dockerfilelint (Dockerfile)"
 run deploy/verify/node_modules/.bin/dockerfilelint Dockerfile
@@ -43,7 +55,8 @@ step "helm lint / helm template"
 if command -v helm >/dev/null; then
     run helm lint deploy/helm/relay
     rendered=$(mktemp --suffix=.yaml)
-    for values in "" "--set metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceAccount.create=true,replicaCount=2"; do
+    for values in "" "--set metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceAccount.create=true,replicaCount=2" \
+        "--set updateStrategy.type=Recreate" "-f deploy/helm/relay/examples/values-ha.yaml" "-f deploy/helm/relay/examples/values-recreate.yaml"; do
         # shellcheck disable=SC2086
         helm template relay deploy/helm/relay $values > "$rendered"
         run node deploy/verify/validate-manifests.mjs "$rendered"

@@ -4,7 +4,9 @@
 {{- end -}}
 
 {{- define "relay.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
@@ -20,7 +22,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ include "relay.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 
 {{/*
@@ -37,7 +39,16 @@ where .Values.relay has this chart's image, existingSecret, extraEnv, resources,
 */}}
 {{- define "relay.container" -}}
 - name: relay
-  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+  {{- /* In library use .Chart is the application's chart, whose appVersion is not Relay's: a tag is required there. */}}
+  {{- $tag := .Values.image.tag }}
+  {{- if not $tag }}
+  {{- if eq .Chart.Name "relay" }}
+  {{- $tag = .Chart.AppVersion }}
+  {{- else }}
+  {{- $tag = required "relay.image.tag is required when Relay runs as a sidecar of another chart" .Values.image.tag }}
+  {{- end }}
+  {{- end }}
+  image: "{{ .Values.image.repository }}:{{ $tag }}"
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   args: ["--config", "/etc/relay/relay.json"]
   {{- with .Values.existingSecret }}
@@ -45,10 +56,13 @@ where .Values.relay has this chart's image, existingSecret, extraEnv, resources,
     - secretRef:
         name: {{ . }}
   {{- end }}
-  {{- with .Values.extraEnv }}
   env:
+    # One source for the port: metrics.port (the environment overrides relay.json).
+    - name: Relay__Diagnostics__Port
+      value: {{ .Values.metrics.port | quote }}
+    {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
-  {{- end }}
+    {{- end }}
   ports:
     - name: metrics
       containerPort: {{ .Values.metrics.port }}
@@ -80,6 +94,9 @@ where .Values.relay has this chart's image, existingSecret, extraEnv, resources,
       readOnly: true
     - name: relay-tmp
       mountPath: /tmp
+    {{- with .Values.extraVolumeMounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
 {{- define "relay.volumes" -}}
