@@ -4,6 +4,7 @@ using Relay.Core;
 using Relay.Instrumentation;
 using Relay.Options;
 using Relay.Pipeline;
+using Relay.Testing;
 
 namespace Relay.Tests;
 
@@ -39,13 +40,8 @@ public class CheckpointerTests
         }
     }
 
-    static async Task WaitUntil(Func<bool> condition)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        while (!condition())
-            await Task.Delay(10, timeout.Token);
-    }
+    static async Task WaitUntil(Func<bool> condition) =>
+        Assert.True(await Eventually.WaitUntilAsync(condition, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10), cancellationToken: Token));
 
     [Fact]
     public async Task each_tick_confirms_the_newest_fully_acknowledged_position_and_nothing_beyond_it()

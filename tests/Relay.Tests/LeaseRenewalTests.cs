@@ -4,6 +4,7 @@ using Relay.Core;
 using Relay.Instrumentation;
 using Relay.Options;
 using Relay.Pipeline;
+using Relay.Testing;
 using Relay.SqlServer;
 
 namespace Relay.Tests;
@@ -50,13 +51,8 @@ public class LeaseRenewalTests
         public Task ReleaseAsync(CancellationToken c) => Task.CompletedTask;
     }
 
-    static async Task WaitUntil(Func<bool> condition)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        while (!condition())
-            await Task.Delay(10, timeout.Token);
-    }
+    static async Task WaitUntil(Func<bool> condition) =>
+        Assert.True(await Eventually.WaitUntilAsync(condition, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(10), cancellationToken: Token));
 
     [Fact]
     public async Task the_confirm_loop_renews_the_lease_while_kafka_acknowledges_nothing_and_a_lost_lease_ends_the_run()
