@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Running;
@@ -53,7 +54,7 @@ public class HotPath
         _textInsert = Insert(Value('t', Encoding.UTF8.GetBytes(Guid.NewGuid().ToString())), Value('t', "Order"u8.ToArray()), Value('t', "key-42"u8.ToArray()),
             Value('t', "OrderCreated"u8.ToArray()), Value('t', Encoding.UTF8.GetBytes(payload)), Value('t', "2026-11-26 08:00:00.123456+00"u8.ToArray()));
         _decoder.Decode([(byte)'B', .. new byte[20]]);
-        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), new NoStream(), new RelayMetrics(), NullLogger.Instance, TimeProvider.System);
+        _dispatcher = new OutboxDispatcher(_producer, new CheckpointTracker(1_000_000, long.MaxValue), new NoStream(), new RelayMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), NullLogger.Instance, TimeProvider.System);
     }
 
     [Benchmark(Description = "decode pgoutput insert (binary values) -> row")]

@@ -39,7 +39,9 @@ public static class RelayServiceCollectionExtensions
         services.AddMetrics();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RelayStatus>();
-        RelayMetricsExport.Register(services);
+        services.AddSingleton<RelayMetrics>();
+        services.AddSingleton<RelayMetricsExport>();
+        services.AddSingleton<KafkaStatistics>();
         services.AddSingleton<KafkaProducerFactory>();
         services.AddHealthChecks()
             .AddCheck<LivenessCheck>("live", tags: ["live"])

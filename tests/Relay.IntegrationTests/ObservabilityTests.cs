@@ -17,7 +17,7 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
     {
         var text = await Http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
         return text.Split('\n').Where(l => l.Length > 0 && l[0] != '#')
-            .Select(l => l.LastIndexOf(' ') is var i and > 0 ? (l[..i], double.Parse(l[(i + 1)..], CultureInfo.InvariantCulture)) : default)
+            .Select(l => l.LastIndexOf(' ') is var i and > 0 ? (l[..i].Replace("{}", ""), double.Parse(l[(i + 1)..], CultureInfo.InvariantCulture)) : default)
             .Where(p => p.Item1 is not null)
             .GroupBy(p => p.Item1).ToDictionary(g => g.Key, g => g.Last().Item2);
     }
@@ -36,7 +36,8 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         var port = PostgresCluster.FreePort();
         using var reader = kafka.ReadTopics(t => t == db.Name);
         await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
-            .With("Relay:Diagnostics:Port", port.ToString()).With("Relay:Postgres:LagSampleInterval", "00:00:00.500"));
+            .With("Relay:Diagnostics:Port", port.ToString()).With("Relay:Postgres:LagSampleInterval", "00:00:00.500")
+            .With("Relay:Kafka:Producer:statistics.interval.ms", "500"));
         Assert.True(await relay.WaitForEventAsync(RelayEvents.StreamingStarted, TimeSpan.FromSeconds(60)));
         var before = await ScrapeAsync(port);
 
@@ -50,16 +51,17 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.True(await Eventually.WaitUntilAsync(async () =>
             {
                 after = await ScrapeAsync(port);
-                return after["relay_confirmed_position"] >= (ulong)end && after.TryGetValue(lag, out var bytes) && bytes < 1024 * 1024;
+                return after["relay_confirmed_position"] >= (ulong)end && after.TryGetValue(lag, out var bytes) && bytes < 1024 * 1024
+                       && after.GetValueOrDefault("relay_kafka_messages_sent_total") >= 500;
             }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)),
             $"no lag sample under 1 MiB after the confirmation: {after.GetValueOrDefault(lag)} bytes");
 
         const string table = "{table=\"public.outbox\"}";
         Assert.Equal(500, after["relay_rows_received_total" + table] - before.GetValueOrDefault("relay_rows_received_total" + table));
         Assert.Equal(500, after["relay_messages_published_total" + table] - before.GetValueOrDefault("relay_messages_published_total" + table));
-        Assert.Equal(500, after["relay_commit_to_ack_seconds_count"] - before["relay_commit_to_ack_seconds_count"]);
+        Assert.Equal(500, after["relay_commit_to_ack_seconds_count"] - before.GetValueOrDefault("relay_commit_to_ack_seconds_count"));
         Assert.True(after["relay_commit_to_ack_seconds_sum"] > 0);
-        Assert.Equal(500, after["relay_receive_to_ack_seconds_count"] - before["relay_receive_to_ack_seconds_count"]);
+        Assert.Equal(500, after["relay_receive_to_ack_seconds_count"] - before.GetValueOrDefault("relay_receive_to_ack_seconds_count"));
         Assert.True(after["relay_receive_to_ack_seconds_sum"] <= after["relay_commit_to_ack_seconds_sum"]);
         Assert.Equal(1, after["relay_source_connected"]);
         Assert.Equal(1, after["relay_role{role=\"active\"}"]);
@@ -69,8 +71,23 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.True(after["relay_confirmed_position"] >= (ulong)end, "confirmed position gauge behind the slot");
         Assert.True(after["relay_received_position"] >= after["relay_confirmed_position"]);
         Assert.True(after["relay_seconds_since_last_acknowledged_commit"] < 60);
-        Assert.Contains("process_cpu_seconds_total", after.Keys);
-        Assert.Contains(after.Keys, k => k.StartsWith("dotnet_collection_count_total", StringComparison.Ordinal));
+        var lastAcknowledged = DateTimeOffset.FromUnixTimeMilliseconds((long)(after["relay_last_acknowledged_commit_timestamp_seconds"] * 1000));
+        Assert.InRange(lastAcknowledged, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.Equal(0, after["relay_source_reconnects_total"]);
+        foreach (var kind in new[] { "delivery", "fatal", "unpublishable_row", "client" })
+            Assert.Equal(0, after[$"relay_publish_errors_total{{kind=\"{kind}\"}}"]);   // there from the start: a first error is an increase
+        Assert.Equal(0, after["relay_messages_dead_lettered_total" + table]);
+        Assert.Contains(after, m => m.Key.StartsWith("relay_build_info{", StringComparison.Ordinal) && m.Key.Contains("librdkafka=\"2.") && m.Value == 1);
+        // librdkafka's statistics: every message went out, in fewer produce requests than messages.
+        var produceRequests = after.Where(m => m.Key.StartsWith("relay_kafka_produce_requests_total{broker=", StringComparison.Ordinal)).Sum(m => m.Value);
+        Assert.InRange(produceRequests, 1, after["relay_kafka_messages_sent_total"] - 1);
+        Assert.Contains(after.Keys, k => k.StartsWith("relay_kafka_broker_rtt_seconds{broker=", StringComparison.Ordinal));
+        Assert.Contains(after.Keys, k => k.StartsWith("relay_kafka_request_errors_total{broker=", StringComparison.Ordinal));
+        Assert.Equal(0, after["relay_kafka_queued_messages"]);
+        Assert.True(after["process_cpu_seconds_total"] > 0);
+        Assert.True(after["process_resident_memory_bytes"] > 10 << 20);
+        Assert.InRange(after["process_start_time_seconds"], DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        Assert.Contains(after.Keys, k => k.StartsWith("dotnet_gc_collections_total", StringComparison.Ordinal));
         Figures.Report($"metrics after 500 events: commit->ack mean {after["relay_commit_to_ack_seconds_sum"] / after["relay_commit_to_ack_seconds_count"] * 1000:F1} ms, slot lag {after["relay_replication_slot_lag_bytes"]} bytes");
     }
 
@@ -99,7 +116,9 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200)), "still ready with the database stopped");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await GetAsync(activePort, "/readyz")).Status);
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(activePort, "/healthz")).Status);   // a database outage is no reason to be killed
-        Assert.Equal(0, (await ScrapeAsync(activePort))["relay_source_connected"]);
+        var duringOutage = await ScrapeAsync(activePort);
+        Assert.Equal(0, duringOutage["relay_source_connected"]);
+        Assert.True(duringOutage["relay_source_reconnects_total"] >= 1, "the failed run was not counted as a reconnect");
 
         await cluster.StartServerAsync();
         Assert.True(await Eventually.WaitUntilAsync(async () => (await GetAsync(activePort, "/readyz")).Status == HttpStatusCode.OK

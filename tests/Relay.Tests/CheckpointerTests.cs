@@ -50,7 +50,7 @@ public class CheckpointerTests
         var tracker = new CheckpointTracker(100, 1 << 20, time);
         var stream = new RecordingStream();
         var options = new PipelineOptions { ConfirmInterval = TimeSpan.FromSeconds(1) };
-        var checkpointer = new Checkpointer(tracker, stream, options, new RelayStatus(time), new RelayMetrics(), new EventLog(), time);
+        var checkpointer = new Checkpointer(tracker, stream, options, new RelayStatus(time), TestMetrics.Create(), new EventLog(), time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
         var loop = checkpointer.RunAsync(stop.Token);
 
@@ -78,7 +78,7 @@ public class CheckpointerTests
         var tracker = new CheckpointTracker(100, 1 << 20, time);
         var log = new EventLog();
         var options = new PipelineOptions { StallWarningAfter = TimeSpan.FromSeconds(10) };
-        var checkpointer = new Checkpointer(tracker, new RecordingStream(), options, new RelayStatus(time), new RelayMetrics(), log, time);
+        var checkpointer = new Checkpointer(tracker, new RecordingStream(), options, new RelayStatus(time), TestMetrics.Create(), log, time);
         var waiting = await tracker.ReserveAsync(10, Token);
 
         time.Advance(TimeSpan.FromSeconds(9));

@@ -62,7 +62,7 @@ public class LeaseRenewalTests
         await tracker.ReserveAsync(10, Token);   // one message in flight, never acknowledged: nothing to confirm
         var stream = new LeasedStream();
         var checkpointer = new Checkpointer(tracker, stream, new PipelineOptions { ConfirmInterval = TimeSpan.FromSeconds(1) },
-            new RelayStatus(time), new RelayMetrics(), NullLogger.Instance, time);
+            new RelayStatus(time), TestMetrics.Create(), NullLogger.Instance, time);
         var lost = 0;
         checkpointer.RunEnded += () => Interlocked.Increment(ref lost);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);

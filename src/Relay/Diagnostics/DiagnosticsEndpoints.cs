@@ -4,26 +4,26 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Prometheus;
 using Relay.Core;
-using Relay.Instrumentation;
 using Relay.Options;
 
 namespace Relay.Diagnostics;
 
 /// <summary>
-/// <c>/metrics</c> (Prometheus text format), <c>/healthz</c> (liveness) and <c>/readyz</c> (readiness) on the
-/// diagnostics port, served by .NET's own <see cref="HttpListener"/>: three GET endpoints do not need a web framework,
-/// and one costs a relay about 15 MiB of memory and a tenth of a second at start-up.
+/// <c>/healthz</c> (liveness) and <c>/readyz</c> (readiness) on the diagnostics port, served by .NET's own
+/// <see cref="HttpListener"/>, and <c>/metrics</c> on the same port by OpenTelemetry's Prometheus exporter (its own
+/// listener for that path): three GET endpoints do not need a web framework, and one costs a relay about 15 MiB of
+/// memory and a tenth of a second at start-up.
 /// </summary>
 sealed class DiagnosticsEndpoints(
     IOptions<DiagnosticsOptions> options,
-    RelayMetrics metrics,
+    RelayMetricsExport metrics,
     HealthCheckService health,
     ILogger<DiagnosticsEndpoints> logger) : IHostedService, IDisposable
 {
     readonly HttpListener _listener = new() { IgnoreWriteExceptions = true };
     Task? _accepting;
+    IDisposable? _metricsEndpoint;
 
     /// <summary>The URL prefix for an address: any host name is accepted when listening on all interfaces.</summary>
     public static string Prefix(string address, int port) => address switch
@@ -38,12 +38,14 @@ sealed class DiagnosticsEndpoints(
         var (address, port) = (options.Value.Address, options.Value.Port);
         if (port == 0)
             return Task.CompletedTask;
-        _listener.Prefixes.Add(Prefix(address, port));
+        var prefix = Prefix(address, port);
+        _listener.Prefixes.Add(prefix);
         try
         {
             _listener.Start();
+            _metricsEndpoint = metrics.Listen(prefix, port);
         }
-        catch (HttpListenerException e)
+        catch (Exception e) when (e is HttpListenerException or InvalidOperationException)
         {
             throw new RelayConfigurationException(
                 $"{DiagnosticsOptions.Section}:Port: cannot listen on {address}:{port} ({e.Message}). Choose a free port (or 0 to serve no endpoints).");
@@ -76,10 +78,6 @@ sealed class DiagnosticsEndpoints(
         {
             switch (context.Request.Url?.AbsolutePath)
             {
-                case "/metrics":
-                    response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-                    await metrics.Registry.CollectAndExportAsTextAsync(response.OutputStream);
-                    break;
                 case "/healthz":
                     await WriteHealthAsync(response, "live");
                     break;
@@ -114,6 +112,7 @@ sealed class DiagnosticsEndpoints(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _metricsEndpoint?.Dispose();
         if (!_listener.IsListening)
             return;
         _listener.Stop();
@@ -121,5 +120,9 @@ sealed class DiagnosticsEndpoints(
             await _accepting.WaitAsync(cancellationToken);
     }
 
-    public void Dispose() => ((IDisposable)_listener).Dispose();
+    public void Dispose()
+    {
+        _metricsEndpoint?.Dispose();
+        ((IDisposable)_listener).Dispose();
+    }
 }

@@ -1,73 +1,110 @@
-using Prometheus;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Reflection;
 using Relay.Core;
 
 namespace Relay.Instrumentation;
 
 /// <summary>
-/// Relay's Prometheus metrics, in base units with bounded labels (table at most). One registry per host, so several
-/// hosts in one process (tests) do not mix their numbers; process and .NET runtime metrics are registered with it.
+/// Relay's instruments, on a <see cref="Meter"/> from the host's <see cref="IMeterFactory"/> (the .NET convention, as
+/// Npgsql's and SqlClient's): base units, bounded tags (table, kind, role at most). <c>/metrics</c> exports them under
+/// the names written here (the exporter adds <c>_total</c> to counters).
 /// </summary>
 public sealed class RelayMetrics
 {
-    public RelayMetrics()
-    {
-        Registry = Metrics.NewCustomRegistry();
-        DotNetStats.Register(Registry);
-        var factory = Metrics.WithCustomRegistry(Registry);
-
-        RowsReceived = factory.CreateCounter("relay_rows_received_total", "Outbox rows read from the source.", "table");
-        MessagesPublished = factory.CreateCounter("relay_messages_published_total", "Messages Kafka acknowledged.", "table");
-        MessagesDeadLettered = factory.CreateCounter("relay_messages_dead_lettered_total", "Rows sent to their table's dead-letter topic.", "table");
-        PublishErrors = factory.CreateCounter("relay_publish_errors_total",
-            "Publishing problems by kind: delivery (a message Kafka did not take), fatal (producer fatal error), unpublishable_row (stop policy), client (librdkafka error, retried).", "kind");
-        CommitToAck = factory.CreateHistogram("relay_commit_to_ack_seconds", "From the source transaction's commit to Kafka's acknowledgement of its message.",
-            new HistogramConfiguration { Buckets = LatencyBuckets });
-        ReceiveToAck = factory.CreateHistogram("relay_receive_to_ack_seconds",
-            "From Relay reading a row to Kafka's acknowledgement of its message: the part of commit-to-ack spent in Relay and Kafka.",
-            new HistogramConfiguration { Buckets = LatencyBuckets });
-        InFlightMessages = factory.CreateGauge("relay_in_flight_messages", "Messages produced and not yet acknowledged.");
-        InFlightBytes = factory.CreateGauge("relay_in_flight_bytes", "Key and value bytes produced and not yet acknowledged.");
-        SecondsSinceLastConfirmable = factory.CreateGauge("relay_seconds_since_last_acknowledged_commit",
-            "Seconds since a source position last became fully acknowledged (grows while Kafka stalls).");
-        SourceLagSeconds = factory.CreateGauge("relay_source_lag_seconds",
-            "Seconds the confirmed position is behind the source: the age of the oldest transaction received and not yet confirmed (0 when caught up).");
-        ReceivedPosition = factory.CreateGauge("relay_received_position", "Newest source position received (PostgreSQL: LSN as a number).");
-        ConfirmedPosition = factory.CreateGauge("relay_confirmed_position", "Newest source position confirmed to the source (PostgreSQL: LSN as a number).");
-        SourceConnected = factory.CreateGauge("relay_source_connected", "1 while a replication session with the source is open.");
-        Role = factory.CreateGauge("relay_role", "1 for the relay's current role: active (streaming) or standby.", "role");
-        Role.WithLabels("active").Set(0);
-        Role.WithLabels("standby").Set(0);
-    }
-
-    public CollectorRegistry Registry { get; }
-    public Counter RowsReceived { get; }
-    public Counter MessagesPublished { get; }
-    public Counter MessagesDeadLettered { get; }
-    public Counter PublishErrors { get; }
-    public Histogram CommitToAck { get; }
-    public Histogram ReceiveToAck { get; }
+    public const string MeterName = "Relay";
 
     static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
-    public Gauge InFlightMessages { get; }
-    public Gauge InFlightBytes { get; }
-    public Gauge SecondsSinceLastConfirmable { get; }
-    public Gauge SourceLagSeconds { get; }
-    public Gauge ReceivedPosition { get; }
-    public Gauge ConfirmedPosition { get; }
-    public Gauge SourceConnected { get; }
-    public Gauge Role { get; }
 
+    /// <summary>Kinds of <c>relay_publish_errors_total</c>, each exported from 0 so a first error shows as an increase.</summary>
+    public static readonly string[] PublishErrorKinds = ["delivery", "fatal", "unpublishable_row", "client"];
+
+    readonly Counter<long> _rowsReceived;
+    readonly Counter<long> _messagesPublished;
+    readonly Counter<long> _messagesDeadLettered;
+    readonly Counter<long> _publishErrors;
+    readonly Counter<long> _sourceReconnects;
+    readonly Histogram<double> _commitToAck;
+    readonly Histogram<double> _receiveToAck;
     readonly System.Collections.Concurrent.ConcurrentDictionary<OutboxTableMapping, TableMetrics> _tables = new();
+    int _sourceConnected;
+    int _role;   // 0 none, 1 active, 2 standby
+    double _confirmedPosition = double.NaN;
 
-    /// <summary>The per-table children, looked up once per table rather than per message.</summary>
-    public TableMetrics For(OutboxTableMapping table) => _tables.GetOrAdd(table, t => new TableMetrics(
-        RowsReceived.WithLabels(t.QualifiedName), MessagesPublished.WithLabels(t.QualifiedName), MessagesDeadLettered.WithLabels(t.QualifiedName)));
-
-    public void SetRole(bool active, bool standby)
+    public RelayMetrics(IMeterFactory meters)
     {
-        Role.WithLabels("active").Set(active ? 1 : 0);
-        Role.WithLabels("standby").Set(standby ? 1 : 0);
+        Meter = meters.Create(MeterName);
+        _rowsReceived = Meter.CreateCounter<long>("relay_rows_received", description: "Outbox rows read from the source.");
+        _messagesPublished = Meter.CreateCounter<long>("relay_messages_published", description: "Messages Kafka acknowledged.");
+        _messagesDeadLettered = Meter.CreateCounter<long>("relay_messages_dead_lettered", description: "Rows sent to their table's dead-letter topic.");
+        _publishErrors = Meter.CreateCounter<long>("relay_publish_errors",
+            description: "Publishing problems by kind: delivery (a message Kafka did not take), fatal (producer fatal error), unpublishable_row (stop policy), client (librdkafka error, retried).");
+        _sourceReconnects = Meter.CreateCounter<long>("relay_source_reconnects",
+            description: "Runs that failed and were started again from the last confirmed position (after a backoff).");
+        _commitToAck = Meter.CreateHistogram("relay_commit_to_ack_seconds", unit: "s",
+            description: "From the source transaction's commit to Kafka's acknowledgement of its message.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _receiveToAck = Meter.CreateHistogram("relay_receive_to_ack_seconds", unit: "s",
+            description: "From Relay reading a row to Kafka's acknowledgement of its message: the part of commit-to-ack spent in Relay and Kafka.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        Meter.CreateObservableGauge("relay_source_connected", () => Volatile.Read(ref _sourceConnected),
+            description: "1 while a replication session with the source is open.");
+        Meter.CreateObservableGauge("relay_confirmed_position", ObserveConfirmedPosition,
+            description: "Newest source position confirmed to the source (PostgreSQL: LSN as a number).");
+        Meter.CreateObservableGauge("relay_role", ObserveRole,
+            description: "1 for the relay's current role: active (streaming) or standby.");
+        Meter.CreateObservableGauge("relay_build_info", ObserveBuild,
+            description: "Always 1: the running Relay's version, .NET runtime and librdkafka version as labels.");
     }
-}
 
-public sealed record TableMetrics(Counter.Child RowsReceived, Counter.Child Published, Counter.Child DeadLettered);
+    /// <summary>
+    /// Exports the error and reconnect counters from 0 (an exporter sees only what is recorded while it listens, so
+    /// it calls this once it does): an alert on <c>increase(…)</c> then sees the first error.
+    /// </summary>
+    public void ExportCountersFromZero()
+    {
+        foreach (var kind in PublishErrorKinds)
+            _publishErrors.Add(0, new KeyValuePair<string, object?>("kind", kind));
+        _sourceReconnects.Add(0);
+    }
+
+    public Meter Meter { get; }
+
+    /// <summary>The per-table counters, tagged once per table rather than per message.</summary>
+    public TableMetrics For(OutboxTableMapping table) => _tables.GetOrAdd(table, t => new TableMetrics(t.QualifiedName, _rowsReceived, _messagesPublished, _messagesDeadLettered));
+
+    public void PublishError(string kind) => _publishErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void SourceReconnecting() => _sourceReconnects.Add(1);
+
+    public void Acknowledged(TimeSpan sinceCommit, TimeSpan sinceReceived)
+    {
+        _commitToAck.Record(Math.Max(0, sinceCommit.TotalSeconds));
+        _receiveToAck.Record(Math.Max(0, sinceReceived.TotalSeconds));
+    }
+
+    public void SetSourceConnected(bool connected) => Volatile.Write(ref _sourceConnected, connected ? 1 : 0);
+
+    public void SetConfirmedPosition(UInt128 position) => Volatile.Write(ref _confirmedPosition, (double)position);
+
+    public void SetRole(bool active, bool standby) => Volatile.Write(ref _role, active ? 1 : standby ? 2 : 0);
+
+    IEnumerable<Measurement<double>> ObserveConfirmedPosition() =>
+        Volatile.Read(ref _confirmedPosition) is var position && !double.IsNaN(position) ? [new(position)] : [];
+
+    IEnumerable<Measurement<int>> ObserveRole()
+    {
+        var role = Volatile.Read(ref _role);
+        return [new(role == 1 ? 1 : 0, new KeyValuePair<string, object?>("role", "active")),
+            new(role == 2 ? 1 : 0, new KeyValuePair<string, object?>("role", "standby"))];
+    }
+
+    static readonly KeyValuePair<string, object?>[] BuildLabels =
+    [
+        new("version", typeof(RelayMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown"),
+        new("dotnet", Environment.Version.ToString()),
+        new("librdkafka", Confluent.Kafka.Library.VersionString),
+    ];
+
+    static Measurement<int> ObserveBuild() => new(1, BuildLabels);
+}

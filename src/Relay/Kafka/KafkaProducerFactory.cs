@@ -11,7 +11,7 @@ namespace Relay.Kafka;
 /// librdkafka's retries and keeps each partition in send order, so per-key order holds through broker failures.
 /// </summary>
 public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOptions<PipelineOptions> pipeline, RelayMetrics metrics,
-    ILoggerFactory loggerFactory)
+    KafkaStatistics statistics, ILoggerFactory loggerFactory)
 {
     readonly ILogger _logger = loggerFactory.CreateLogger("Relay.Kafka");
 
@@ -46,6 +46,8 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
         // delivery report would only make garbage on the delivery thread. (A producer-only setting: not in BuildConfig,
         // which `relay check` also hands to an admin client.)
         config.DeliveryReportFields = "none";
+        // Queue depth, round trips and request errors for /metrics (KafkaStatistics); 0 turns them off.
+        config.StatisticsIntervalMs ??= 15_000;
         return config;
     }
 
@@ -58,7 +60,7 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
         return new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, error) =>
             {
-                metrics.PublishErrors.WithLabels(error.IsFatal ? "fatal" : "client").Inc();
+                metrics.PublishError(error.IsFatal ? "fatal" : "client");
                 if (error.IsFatal)
                 {
                     Log.ProducerFatalError(_logger, error.Code.ToString(), error.Reason);
@@ -69,6 +71,7 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
                 else
                     Log.ProducerError(_logger, error.Code.ToString(), error.Reason);
             })
+            .SetStatisticsHandler((_, json) => statistics.Update(json))
             .SetLogHandler((_, message) => Log.Librdkafka(_logger, ToLevel(message.Level), message.Facility, message.Message))
             .Build();
     }

@@ -70,7 +70,7 @@ sealed class Checkpointer(
         {
             await stream.ConfirmAsync(position, cancellationToken);
             Confirmed = position;
-            metrics.ConfirmedPosition.Set((double)position.Commit);
+            metrics.SetConfirmedPosition(position.Commit);
         }
         catch (Exception e) when (e is StandbyException or RelayConfigurationException)
         {

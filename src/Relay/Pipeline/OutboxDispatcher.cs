@@ -33,7 +33,7 @@ sealed class OutboxDispatcher(
     {
         var receivedAt = time.GetUtcNow().UtcDateTime;
         var tableMetrics = metrics.For(row.Table);
-        tableMetrics.RowsReceived.Inc();
+        tableMetrics.RowReceived();
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
@@ -89,10 +89,9 @@ sealed class OutboxDispatcher(
         if (!report.Error.IsError)
         {
             tracker.Acknowledge(context.Sequence);
-            context.Metrics.Published.Inc();
+            context.Metrics.Published();
             var now = time.GetUtcNow().UtcDateTime;
-            metrics.CommitToAck.Observe(Math.Max(0, (now - context.CommittedAt).TotalSeconds));
-            metrics.ReceiveToAck.Observe((now - context.ReceivedAt).TotalSeconds);
+            metrics.Acknowledged(now - context.CommittedAt, now - context.ReceivedAt);
         }
         else if (IsAboutTheRow(report.Error.Code))
         {
@@ -102,7 +101,7 @@ sealed class OutboxDispatcher(
         else
         {
             Log.DeliveryFailed(logger, context.Topic ?? "", report.Error.Reason);
-            metrics.PublishErrors.WithLabels("delivery").Inc();
+            metrics.PublishError("delivery");
             tracker.Fail(context.Sequence, new KafkaException(report.Error));
         }
     }
@@ -119,7 +118,7 @@ sealed class OutboxDispatcher(
         {
             var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason,
                 stream.Format(context.Position), stream.DescribeSkip(context.Position));
-            metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
+            metrics.PublishError("unpublishable_row");
             tracker.Fail(context.Sequence, error);
             return error;
         }
@@ -153,7 +152,7 @@ sealed class OutboxDispatcher(
                 if (!report.Error.IsError)
                 {
                     tracker.Acknowledge(context.Sequence);
-                    context.Metrics.DeadLettered.Inc();
+                    context.Metrics.DeadLettered();
                 }
                 else if (IsAboutTheMessage(report.Error.Code) && deadLetter.Value is not null)
                     ProduceDeadLetter(context, WithoutValue(deadLetter, report.Error.Reason));
@@ -190,7 +189,7 @@ sealed class OutboxDispatcher(
         var stop = new OutboxRowException(context.Table.QualifiedName, context.EventIdText,
             $"its dead-letter topic {topic} refused it too ({error.Code}: {error.Reason}); grant WRITE on {topic} or create it",
             stream.Format(context.Position), stream.DescribeSkip(context.Position));
-        metrics.PublishErrors.WithLabels("unpublishable_row").Inc();
+        metrics.PublishError("unpublishable_row");
         tracker.Fail(context.Sequence, stop);
         return stop;
     }

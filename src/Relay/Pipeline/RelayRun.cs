@@ -53,7 +53,7 @@ sealed class RelayRun(
         status.CurrentRun = this;
         status.Set(RelayState.Streaming);
         metrics.SetRole(active: true, standby: false);
-        metrics.SourceConnected.Set(1);
+        metrics.SetSourceConnected(true);
 
         var checkpointer = new Checkpointer(tracker, stream, options, status, metrics, logger, time);
         checkpointer.RunEnded += () => CancelQuietly(stopReading);
@@ -71,7 +71,7 @@ sealed class RelayRun(
         var earlierDrained = checkpointer.Ended is null && await DrainAsync(tracker);
         await checkpointer.ConfirmAsync(CancellationToken.None);
         MadeProgress = checkpointer.Confirmed > SourcePosition.None;
-        metrics.SourceConnected.Set(0);
+        metrics.SetSourceConnected(false);
         metrics.SetRole(active: false, standby: false);
         ThrowIfEnded(checkpointer.Ended, readFailure, tracker.Failure, earlierDrained);
         Log.Stopped(logger, checkpointer.Describe(checkpointer.Confirmed));

@@ -66,6 +66,7 @@ sealed class RelaySupervisor(
                 Log.RunFailed(logger, e, delay, backoff.Attempt);
                 status.Set(RelayState.Reconnecting);
                 metrics.SetRole(active: false, standby: false);
+                metrics.SourceReconnecting();
             }
             catch (Exception e)
             {

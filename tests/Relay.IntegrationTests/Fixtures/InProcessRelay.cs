@@ -1,8 +1,10 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Relay.Pipeline;
+using Relay.DevServices;
 using Relay.Testing;
 
 namespace Relay.IntegrationTests.Fixtures;
@@ -13,11 +15,15 @@ public sealed class InProcessRelay : IAsyncDisposable
     readonly IHost _host;
     readonly CapturingLoggerProvider _logs;
 
-    InProcessRelay(IHost host, CapturingLoggerProvider logs)
+    InProcessRelay(IHost host, CapturingLoggerProvider logs, int diagnosticsPort)
     {
         _host = host;
         _logs = logs;
+        DiagnosticsPort = diagnosticsPort;
     }
+
+    /// <summary>Where <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> answer (0: not served).</summary>
+    public int DiagnosticsPort { get; }
 
     public RelayStatus Status => _host.Services.GetRequiredService<RelayStatus>();
     /// <summary>Every log line as text (for checks on what must never appear, such as a password).</summary>
@@ -46,20 +52,21 @@ public sealed class InProcessRelay : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings);
         var logs = new CapturingLoggerProvider(TestContext.Current.TestOutputHelper);
         builder.Logging.AddProvider(logs).SetMinimumLevel(LogLevel.Information);
+        var port = builder.Configuration["Relay:Diagnostics:Port"] is { } configured ? int.Parse(configured, CultureInfo.InvariantCulture) : PostgresCluster.FreePort();
+        builder.Configuration["Relay:Diagnostics:Port"] = port.ToString(CultureInfo.InvariantCulture);
+        builder.Configuration["Relay:Diagnostics:Address"] = "127.0.0.1";
+        builder.Services.AddHostedService<Relay.Diagnostics.DiagnosticsEndpoints>();
         builder.Services.AddRelay(builder.Configuration);
         var host = builder.Build();
         // Off xunit's synchronization context: the relay runs as in production, on the thread pool.
         await Task.Run(() => host.StartAsync(TestContext.Current.CancellationToken));
-        return new InProcessRelay(host, logs);
+        return new InProcessRelay(host, logs, port);
     }
 
-    /// <summary>What <c>/metrics</c> would show now (Prometheus text).</summary>
-    public async Task<string> ScrapeMetricsAsync()
-    {
-        using var text = new MemoryStream();
-        await _host.Services.GetRequiredService<Relay.Instrumentation.RelayMetrics>().Registry.CollectAndExportAsTextAsync(text);
-        return System.Text.Encoding.UTF8.GetString(text.ToArray());
-    }
+    static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    /// <summary>What <c>/metrics</c> shows now (Prometheus text).</summary>
+    public Task<string> ScrapeMetricsAsync() => Http.GetStringAsync($"http://127.0.0.1:{DiagnosticsPort}/metrics");
 
     public async Task StopAsync() => await _host.StopAsync(TimeSpan.FromSeconds(60));
 

@@ -1,0 +1,67 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Relay.Instrumentation;
+
+namespace Relay.Kafka;
+
+/// <summary>
+/// The few librdkafka statistics an operator needs (<c>statistics.interval.ms</c>, 15 s by default), as metrics: the
+/// producer's queue, broker round trips and request errors, and the messages and produce requests sent (their ratio is
+/// the batching a broker's CPU pays for). Counters restart with each producer, which Prometheus reads as a reset.
+/// </summary>
+public sealed class KafkaStatistics
+{
+    Snapshot? _latest;
+
+    public KafkaStatistics(RelayMetrics metrics)
+    {
+        var meter = metrics.Meter;
+        meter.CreateObservableGauge("relay_kafka_queued_messages", () => Observe<long>(s => [new(s.QueuedMessages)]),
+            description: "Messages in librdkafka's queues: waiting for a batch or sent and not yet acknowledged.");
+        meter.CreateObservableCounter("relay_kafka_messages_sent", () => Observe<long>(s => [new(s.MessagesSent)]),
+            description: "Messages librdkafka sent to brokers (retries included).");
+        meter.CreateObservableCounter("relay_kafka_produce_requests", () => Observe(s => PerBroker(s, b => b.ProduceRequests)),
+            description: "Produce requests sent, by broker: messages sent / produce requests is the batch size.");
+        meter.CreateObservableCounter("relay_kafka_request_errors", () => Observe(s => PerBroker(s, b => b.RequestErrors)),
+            description: "Transmit errors, receive errors and request timeouts, by broker.");
+        meter.CreateObservableGauge("relay_kafka_broker_rtt_seconds", () => Observe(s => PerBroker(s, b => b.RoundTripSeconds)), unit: "s",
+            description: "Average round trip of requests to the broker over the last statistics interval.");
+    }
+
+    /// <summary>Takes a statistics document from librdkafka's statistics callback.</summary>
+    public void Update(string json) => Volatile.Write(ref _latest, Parse(json));
+
+    internal static Snapshot Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        var brokers = new List<BrokerFigures>();
+        if (root.TryGetProperty("brokers", out var all))
+        {
+            foreach (var broker in all.EnumerateObject())
+            {
+                // Bootstrap and internal brokers (node id -1) are connections, not brokers: their figures would repeat.
+                if (Long(broker.Value, "nodeid") < 0)
+                    continue;
+                var requests = broker.Value.TryGetProperty("req", out var byType) ? Long(byType, "Produce") : 0;
+                var errors = Long(broker.Value, "txerrs") + Long(broker.Value, "rxerrs") + Long(broker.Value, "req_timeouts");
+                var rtt = broker.Value.TryGetProperty("rtt", out var window) ? Long(window, "avg") / 1e6 : 0;
+                brokers.Add(new BrokerFigures(broker.Name, requests, errors, rtt));
+            }
+        }
+        return new Snapshot(Long(root, "msg_cnt"), Long(root, "txmsgs"), brokers);
+    }
+
+    static long Long(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : 0;
+
+    IEnumerable<Measurement<T>> Observe<T>(Func<Snapshot, IEnumerable<Measurement<T>>> figures) where T : struct =>
+        Volatile.Read(ref _latest) is { } snapshot ? figures(snapshot) : [];
+
+    static IEnumerable<Measurement<T>> PerBroker<T>(Snapshot snapshot, Func<BrokerFigures, T> figure) where T : struct =>
+        snapshot.Brokers.Select(b => new Measurement<T>(figure(b), new KeyValuePair<string, object?>("broker", b.Name)));
+
+    internal sealed record Snapshot(long QueuedMessages, long MessagesSent, IReadOnlyList<BrokerFigures> Brokers);
+
+    internal sealed record BrokerFigures(string Name, long ProduceRequests, long RequestErrors, double RoundTripSeconds);
+}
