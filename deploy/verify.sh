@@ -38,6 +38,11 @@ else
     echo "PASS: values.schema.json refuses deploy/verify/invalid-values/typos.yaml"
 fi
 
+step "chart files (the PrometheusRule and dashboard templates read them through links)"
+for file in deploy/helm/relay/files/*; do
+    run test -s "$file"
+done
+
 step "dockerfilelint (Dockerfile)"
 run deploy/verify/node_modules/.bin/dockerfilelint Dockerfile
 
