@@ -61,6 +61,9 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.Equal(500, after["relay_messages_published_total" + table] - before.GetValueOrDefault("relay_messages_published_total" + table));
         Assert.Equal(500, after["relay_commit_to_ack_seconds_count"] - before.GetValueOrDefault("relay_commit_to_ack_seconds_count"));
         Assert.True(after["relay_commit_to_ack_seconds_sum"] > 0);
+        // Relay's latency buckets (from 1 ms), not the exporter's defaults.
+        Assert.Equal(500, after["relay_commit_to_ack_seconds_bucket{le=\"+Inf\"}"] - before.GetValueOrDefault("relay_commit_to_ack_seconds_bucket{le=\"+Inf\"}"));
+        Assert.Contains("relay_commit_to_ack_seconds_bucket{le=\"0.0025\"}", after.Keys);
         Assert.Equal(500, after["relay_receive_to_ack_seconds_count"] - before.GetValueOrDefault("relay_receive_to_ack_seconds_count"));
         Assert.True(after["relay_receive_to_ack_seconds_sum"] <= after["relay_commit_to_ack_seconds_sum"]);
         Assert.Equal(1, after["relay_source_connected"]);

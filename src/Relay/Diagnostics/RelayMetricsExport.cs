@@ -46,13 +46,20 @@ sealed class RelayMetricsExport
             description: "Resident memory size in bytes.");
     }
 
+    /// <summary>Series per instrument at most; beyond it OpenTelemetry folds measurements into one overflow series.</summary>
+    const int CardinalityLimit = 200;
+
     /// <summary>Serves <c>/metrics</c> under <paramref name="prefix"/> (e.g. <c>http://+:9464/</c>) until disposed.</summary>
     public IDisposable Listen(string prefix, int port)
     {
         var provider = Sdk.CreateMeterProviderBuilder()
             .AddMeter(RelayMetrics.MeterName, RelayMetrics.MeterName + ".*", "System.Runtime")
-            // Only this host's meters (tests run several hosts in one process): those made by its own meter factory.
-            .AddView(instrument => instrument.Meter.Scope is null || instrument.Meter.Scope == _meters ? null : MetricStreamConfiguration.Drop)
+            // Only this host's meters (tests run several hosts in one process): those made by its own meter factory. Relay's
+            // tags are few (tables, brokers, kinds): a small limit keeps the exporter from reserving 2,000 points per
+            // instrument (measured: 7–12 MiB of RSS).
+            .AddView(instrument => instrument.Meter.Scope is null || instrument.Meter.Scope == _meters
+                ? new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit }
+                : MetricStreamConfiguration.Drop)
             .AddPrometheusHttpListener(options =>
             {
                 options.Host = "localhost";   // replaced below: the exporter cannot express "every interface"
