@@ -47,4 +47,7 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.Postgres + 14, LogLevel.Warning, "Rows of {Table} as the server describes them lack mapped column(s) {Columns} (added after these rows, or dropped): they are published without those headers")]
     public static partial void ColumnsAbsent(ILogger logger, string table, string columns);
+
+    [LoggerMessage(EventIdRanges.Postgres + 15, LogLevel.Warning, "Rows of {Table} arrive through publication {Publication}, which publishes every table of its database or schema, and are not published: {Table} is not in Relay:Outbox:Tables")]
+    public static partial void UnconfiguredTableSkipped(ILogger logger, string table, string publication);
 }

@@ -12,7 +12,7 @@ namespace Relay.Postgres;
 /// </summary>
 sealed class PgOutputDecoder
 {
-    public enum Result { Other, Begin, Insert, Commit }
+    public enum Result { Other, Begin, Insert, Commit, UnknownTable }
 
     // 2000-01-01 UTC, PostgreSQL's epoch for timestamps on the wire (microseconds since).
     static readonly DateTime PostgresEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
@@ -41,6 +41,9 @@ sealed class PgOutputDecoder
     /// <summary>The row of the last <see cref="Result.Insert"/>; valid until the next message.</summary>
     public OutboxRow Row { get; }
 
+    /// <summary>The relation of the last <see cref="Result.UnknownTable"/>: published, but not an outbox table of Relay's.</summary>
+    public (string Schema, string Name) UnknownTable { get; private set; }
+
     /// <summary>End of the last commit: everything before it has been decoded.</summary>
     public SourcePosition CommitEnd { get; private set; }
 
@@ -60,8 +63,7 @@ sealed class PgOutputDecoder
                 CommitEnd = new SourcePosition(BinaryPrimitives.ReadUInt64BigEndian(message[10..]));
                 return Result.Commit;
             case (byte)'R':
-                OnRelation(message[1..]);
-                return Result.Other;
+                return OnRelation(message[1..]) ? Result.Other : Result.UnknownTable;
             case (byte)'I':
                 return ReadInsert(message[1..]) ? Result.Insert : Result.Other;
             default:
@@ -70,7 +72,8 @@ sealed class PgOutputDecoder
         }
     }
 
-    void OnRelation(ReadOnlySpan<byte> message)
+    /// <returns>False for a relation that is not an outbox table (its inserts are skipped).</returns>
+    bool OnRelation(ReadOnlySpan<byte> message)
     {
         // Int32 relation id, String namespace, String name, Int8 replica identity, Int16 column count, then per column
         // Int8 flags, String name, Int32 type OID, Int32 type modifier.
@@ -82,7 +85,8 @@ sealed class PgOutputDecoder
         if (!_tablesByName.TryGetValue((schema, name), out var table))
         {
             _relations.Remove(relationId);
-            return;
+            UnknownTable = (schema, name);
+            return false;
         }
         var count = reader.Int16();
         var targets = new int[count];
@@ -110,6 +114,7 @@ sealed class PgOutputDecoder
         if (absent.Length > 0)
             _absentColumns?.Invoke(table, absent.Select(index => table.Columns[index]).ToList());
         _relations[relationId] = new RelationPlan(table, targets, types, absent);
+        return true;
     }
 
     static int FindColumn(OutboxTableMapping table, string name)

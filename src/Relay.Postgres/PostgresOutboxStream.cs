@@ -29,6 +29,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     Task<bool>? _pendingMove;
     // Reading state (a stream is read once): inside a transaction, the last position handed to the sink, the idle timer.
     bool _inTransaction;
+    readonly HashSet<string> _skippedTables = [];
     SourcePosition _marked;
     Task? _idleTick;
     Task? _heartbeat;
@@ -141,7 +142,33 @@ sealed class PostgresOutboxStream : IOutboxStream
                 _marked = _decoder.CommitEnd;
                 await sink.OnCommitAsync(_marked, _decoder.Row.CommitTimestamp, stopReading);
                 break;
+            case PgOutputDecoder.Result.UnknownTable:
+                await OnUnknownTableAsync(_decoder.UnknownTable, stopReading);
+                break;
         }
+    }
+
+    /// <summary>
+    /// The server describes a table Relay does not publish because its inserts follow: a table someone added to Relay's
+    /// publication (ALTER PUBLICATION … ADD TABLE, the first step of adding an outbox table) whose rows would be skipped
+    /// and confirmed past — lost once Relay is configured for it. Stop before confirming them instead; the relay restarted
+    /// with the table configured publishes them. A publication of every table (or schema) publishes tables that are not
+    /// outboxes by design: those are skipped, said once per session.
+    /// </summary>
+    async Task OnUnknownTableAsync((string Schema, string Name) table, CancellationToken cancellationToken)
+    {
+        var qualified = $"{table.Schema}.{table.Name}";
+        if (!await _catalog.IsListedInPublicationAsync(table.Schema, table.Name, cancellationToken))
+        {
+            if (_skippedTables.Add(qualified))
+                Log.UnconfiguredTableSkipped(_logger, qualified, _options.PublicationName);
+            return;
+        }
+        throw new RelayConfigurationException(
+            $"Table {qualified} is in publication '{_options.PublicationName}' but not in Relay:Outbox:Tables: its rows (the first in the " +
+            $"transaction at {Lsn.Format(_decoder.Row.Position)}) would not be published. Add it to Relay:Outbox:Tables and restart: nothing from " +
+            $"that transaction on is confirmed, so its rows will be published then. If it is not an outbox table, run ALTER PUBLICATION " +
+            $"{_options.PublicationName} DROP TABLE {qualified} instead.");
     }
 
     /// <summary>pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, and binary values when chosen (14+).</summary>

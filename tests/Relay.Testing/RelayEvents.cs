@@ -42,6 +42,7 @@ public static class RelayEvents
     public const int SlotLost = 2012;
     public const int SlotNotNoted = 2013;
     public const int ColumnsAbsent = 2014;
+    public const int UnconfiguredTableSkipped = 2015;
 
     // src/Relay.SqlServer/Log.cs (3000–3999): the SQL Server CDC source.
     public const int ReadingInstance = 3000;
