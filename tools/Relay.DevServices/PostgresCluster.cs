@@ -72,10 +72,18 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     async Task InitializeAsync(IEnumerable<string> extraSettings, CancellationToken cancellationToken)
     {
+        _extraSettings = extraSettings.ToList();
         if (IsRoot)
             await RunAsync("chown", ["-R", "postgres:postgres", Root], asPostgres: false, cancellationToken);
+        await InitializeDataDirectoryAsync(_dataDirectory, cancellationToken);
+    }
+
+    List<string> _extraSettings = [];
+
+    async Task InitializeDataDirectoryAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
         await RunAsync(Path.Combine(_binDirectory, "initdb"),
-            ["-D", _dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true, cancellationToken);
+            ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true, cancellationToken);
         var settings = new[]
         {
             $"port = {Port}",
@@ -87,16 +95,35 @@ public sealed class PostgresCluster : IAsyncDisposable
             "fsync = off",
             "full_page_writes = off",
             "max_connections = 100",
-        }.Concat(extraSettings);
-        await File.AppendAllLinesAsync(Path.Combine(_dataDirectory, "postgresql.conf"), settings, cancellationToken);
+        }.Concat(_extraSettings);
+        await File.AppendAllLinesAsync(Path.Combine(dataDirectory, "postgresql.conf"), settings, cancellationToken);
         // Everyone is trusted on loopback, except the role tests use to check password handling.
-        var hba = Path.Combine(_dataDirectory, "pg_hba.conf");
+        var hba = Path.Combine(dataDirectory, "pg_hba.conf");
         await File.WriteAllTextAsync(hba, $"host all {PasswordRole} 127.0.0.1/32 scram-sha-256\n" + await File.ReadAllTextAsync(hba, cancellationToken), cancellationToken);
     }
 
     public Task StartServerAsync(CancellationToken cancellationToken = default) =>
         RunAsync(Path.Combine(_binDirectory, "pg_ctl"),
             ["-D", _dataDirectory, "-l", Path.Combine(Root, "server.log"), "-w", "-t", "60", "start"], asPostgres: true, cancellationToken);
+
+    /// <summary>
+    /// Moves the cluster to a new data directory with <c>pg_upgrade</c>, as a major upgrade does (with this machine's
+    /// one server version, the same version on both sides): the server is stopped, upgraded and started again on the
+    /// same port. Before PostgreSQL 17, pg_upgrade does not carry logical replication slots over.
+    /// </summary>
+    public async Task UpgradeAsync(CancellationToken cancellationToken = default)
+    {
+        await StopServerAsync("fast", cancellationToken);
+        var upgraded = Path.Combine(Root, "data-upgraded");
+        await InitializeDataDirectoryAsync(upgraded, cancellationToken);
+        await RunAsync(Path.Combine(_binDirectory, "pg_upgrade"),
+            ["-b", _binDirectory, "-B", _binDirectory, "-d", _dataDirectory, "-D", upgraded, "-p", Port.ToString(), "-P", Port.ToString(),
+             "-s", Root, "-U", "postgres", "--no-sync"], asPostgres: true, cancellationToken, workingDirectory: Root);
+        Directory.Move(_dataDirectory, Path.Combine(Root, "data-before-upgrade"));
+        Directory.Move(upgraded, _dataDirectory);
+        await StartServerAsync(cancellationToken);
+        NpgsqlConnection.ClearAllPools();   // pooled connections went with the old server
+    }
 
     /// <summary>Stops the server; <paramref name="mode"/> is pg_ctl's: smart, fast or immediate.</summary>
     public Task StopServerAsync(string mode = "fast", CancellationToken cancellationToken = default) =>
@@ -119,14 +146,14 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     static bool IsRoot => Environment.UserName == "root";
 
-    static async Task RunAsync(string program, string[] arguments, bool asPostgres, CancellationToken cancellationToken)
+    static async Task RunAsync(string program, string[] arguments, bool asPostgres, CancellationToken cancellationToken, string? workingDirectory = null)
     {
         var start = asPostgres && IsRoot
             ? new ProcessStartInfo("su", ["postgres", "-s", "/bin/sh", "-c", string.Join(' ', new[] { program }.Concat(arguments).Select(ShellQuote))])
             : new ProcessStartInfo(program, arguments);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
-        start.WorkingDirectory = "/tmp";
+        start.WorkingDirectory = workingDirectory ?? "/tmp";
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);

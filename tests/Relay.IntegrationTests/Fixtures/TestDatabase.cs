@@ -26,6 +26,9 @@ public sealed class TestDatabase(string name, string connectionString, string se
                 created_at timestamptz NOT NULL DEFAULT now())
             """);
 
+    /// <summary>Drops pooled connections (after the server was restarted under them).</summary>
+    public void ClearPool() => _dataSource.Clear();
+
     public async Task ExecuteAsync(string sql, params object[] parameters)
     {
         await using var command = _dataSource.CreateCommand(sql);
