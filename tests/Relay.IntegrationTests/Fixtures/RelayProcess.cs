@@ -88,6 +88,12 @@ public sealed partial class RelayProcess : IAsyncDisposable
     /// <summary>SIGTERM, as Kubernetes sends before stopping a pod.</summary>
     public void Terminate() => SendSignal(_process.Id, 15);
 
+    /// <summary>SIGSTOP: the process freezes with its connections open, as one cut off by a network partition looks to the others.</summary>
+    public void Freeze() => SendSignal(_process.Id, 19);
+
+    /// <summary>SIGCONT: the frozen process runs on (the partition heals).</summary>
+    public void Thaw() => SendSignal(_process.Id, 18);
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
