@@ -154,9 +154,17 @@ public sealed class PostgresOutboxTableReader(IOptions<PostgresSourceOptions> op
             : await ShortfallAsync(connection, query,
                 $"FROM (SELECT DISTINCT id FROM {SelectionQuery.IdsTable}) i WHERE NOT EXISTS (SELECT 1 FROM {query.Table} WHERE {query.EventId} = i.id AND {query.RangeFilter})",
                 "i.id", cancellationToken);
+        var ties = await TiesAsync(connection, query, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
 
         var warnings = new List<string>();
+        var mapping = query.Selection.Table;
+        if (ties.Count > 0)
+            warnings.Add($"{ties.Count:N0} group(s) of selected rows share both '{mapping.RepublishOrderColumn}' and the key '{mapping.Options.KeyColumn}' " +
+                         $"(e.g. key {ties.Samples[0]}), as rows one transaction writes with {mapping.RepublishOrderColumn} DEFAULT now() do: within a group " +
+                         $"they go in event id order, which is their insert order only if ids grow (a sequence, UUIDv7), not with random UUIDs. " +
+                         $"To keep each key's order, set {mapping.ConfigurationKey}:RepublishOrderColumn to a column that grows with every insert " +
+                         "(an identity/bigserial column, or a timestamp defaulting to clock_timestamp()).");
         if (!table.OrderColumnIndexed)
             warnings.Add($"no index on {query.Selection.Table.QualifiedName} begins with '{query.Selection.Table.RepublishOrderColumn}': every page of " +
                          $"{PostgresSelectedRows.PageSize} rows reads the whole range. For a large table create one first: " +
@@ -170,6 +178,18 @@ public sealed class PostgresOutboxTableReader(IOptions<PostgresSourceOptions> op
             MissingEventIds = missing,
             Warnings = warnings,
         };
+    }
+
+    /// <summary>
+    /// Rows of one key that share an order value are sent in event id order, which may not be the order they were
+    /// inserted (and streamed) in: how many such groups the selection has, and an example key.
+    /// </summary>
+    static Task<RowShortfall> TiesAsync(NpgsqlConnection connection, SelectionQuery query, CancellationToken cancellationToken)
+    {
+        var key = Sql.QuoteIdentifier(query.Selection.Table.Options.KeyColumn);
+        return ShortfallAsync(connection, query,
+            $"FROM (SELECT {key} AS k FROM {query.Table} WHERE {query.Filter} AND {query.Present} GROUP BY {query.Order}, {key} HAVING count(*) > 1) ties",
+            "k", cancellationToken);
     }
 
     static async Task<RowShortfall> ShortfallAsync(NpgsqlConnection connection, SelectionQuery query, string from, string sample, CancellationToken cancellationToken)

@@ -112,9 +112,10 @@ sealed class RepublishRun(
         var timeout = interrupted ? pipeline.DrainTimeout : Timeout.InfiniteTimeSpan;
         try
         {
-            return rowFailed
-                ? await _tracker.WaitForAcknowledgedBeforeFailureAsync(timeout, giveUp.Token)
-                : await _tracker.WaitForAllAcknowledgedAsync(timeout, giveUp.Token);
+            if (!rowFailed && await _tracker.WaitForAllAcknowledgedAsync(timeout, giveUp.Token))
+                return true;
+            // A row refused while waiting (its delivery report came after reading ended) stops the wait at that row.
+            return _tracker.Failure is OutboxRowException && await _tracker.WaitForAcknowledgedBeforeFailureAsync(timeout, giveUp.Token);
         }
         catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
         {

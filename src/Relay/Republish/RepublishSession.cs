@@ -106,8 +106,10 @@ sealed class RepublishSession(RepublishArguments arguments, OutboxTableMapping t
         var howFar = outcome.Acknowledged == 0
             ? "Nothing was acknowledged."
             : $"{outcome.Acknowledged:N0} of {rows.Total:N0} row(s) were re-published and acknowledged, up to {upTo}{deadLetters}.";
-        if (!outcome.Drained && outcome.Sent > outcome.Acknowledged)
-            howFar += $" {outcome.Sent - outcome.Acknowledged:N0} sent after that were not acknowledged in time: they may still reach Kafka, and a resumed run sends them again.";
+        var unacknowledged = outcome.Sent - outcome.Acknowledged;
+        if (unacknowledged > 0)
+            howFar += Environment.NewLine + $"{unacknowledged:N0} row(s) sent after that point were not all acknowledged: some may have reached Kafka, " +
+                      "and a resumed run sends them again.";
         var invocation = Invocation();
         var resume = key is null ? null : arguments.ResumeCommand(invocation, table.QualifiedName, key);
         var logged = key is null ? "the same command" : arguments.ResumeCommand(invocation, table.QualifiedName, key, redact: true);
