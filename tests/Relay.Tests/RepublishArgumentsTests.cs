@@ -43,21 +43,39 @@ public class RepublishArgumentsTests
         Assert.Equal(4, problems.Count);
     }
 
-    [Fact]
-    public async Task invalid_arguments_exit_2_before_anything_connects()
+    /// <summary>Runs the command line as <c>relay</c> would, returning its exit code and what it wrote on stderr.</summary>
+    static async Task<(int ExitCode, string Error)> InvokeAsync(params string[] arguments)
     {
         var error = Console.Error;
         using var captured = new StringWriter();
         Console.SetError(captured);
         try
         {
-            Assert.Equal(2, await RelayCommandLine.Create().Parse(["republish", "--from", "2026-11-30T10:00:00Z", "--too", "2026-11-30T11:00:00Z"]).InvokeAsync());
+            return (await RelayCommandLine.Create().Parse(arguments).InvokeAsync(), captured.ToString());
         }
         finally
         {
             Console.SetError(error);
         }
-        Assert.StartsWith("Invalid argument: unknown option '--too'", captured.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task invalid_arguments_exit_2_before_anything_connects()
+    {
+        var (exitCode, error) = await InvokeAsync("republish", "--from", "2026-11-30T10:00:00Z", "--too", "2026-11-30T11:00:00Z");
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("Invalid argument: unknown option '--too'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task on_sql_server_it_exits_2_and_says_where_re_publishing_is_done_there()
+    {
+        var (exitCode, error) = await InvokeAsync("republish", "--from", "2026-11-30T10:00:00Z",
+            "--Relay:Source=SqlServer", "--Relay:SqlServer:ConnectionString=Server=nowhere.invalid;Database=orders",
+            "--Relay:Kafka:BootstrapServers=nowhere.invalid:9092", "--Relay:Outbox:Tables:0:Table=dbo.outbox");
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("relay republish reads PostgreSQL outbox tables only (Relay:Source is SqlServer).", error, StringComparison.Ordinal);
+        Assert.Contains("docs/sqlserver.md", error);
     }
 
     [Fact]
