@@ -54,8 +54,12 @@ static class RepublishVerb
                 "(docs/sqlserver.md, \"Re-publish a range within retention\"); older rows: insert copies of them into the outbox table.");
             return InvalidExitCode;
         }
-        if (ResolveTable(arguments.Table, services.GetRequiredService<OutboxMapping>().Tables) is not { } table)
-            return Invalid(output, [TableProblem(arguments.Table, services.GetRequiredService<OutboxMapping>().Tables)]);
+        var tables = services.GetRequiredService<OutboxMapping>().Tables;
+        if (ResolveTable(arguments.Table, tables) is not { } table)
+        {
+            output.WriteLine($"Invalid argument: {TableProblem(arguments.Table, tables)}");
+            return InvalidExitCode;
+        }
 
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
         var pipeline = services.GetRequiredService<IOptions<PipelineOptions>>().Value;
@@ -75,9 +79,10 @@ static class RepublishVerb
             output.WriteLine($"Cannot re-publish: {e.Message}");
             return InvalidExitCode;
         }
-        catch (SourceUnavailableException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            output.WriteLine($"Failed: {e.Message}");
+            // The database unreachable (SourceUnavailableException, without the password) or failing a query.
+            output.WriteLine($"Failed: {e.Message} Nothing was sent.");
             return FailedExitCode;
         }
         await using (rows)
