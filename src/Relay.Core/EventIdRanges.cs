@@ -15,6 +15,9 @@ public static class EventIdRanges
     /// <summary>The Kafka producer: 1200–1299.</summary>
     public const int Kafka = 1200;
 
+    /// <summary><c>relay republish</c>: 1300–1399.</summary>
+    public const int Republish = 1300;
+
     /// <summary>The PostgreSQL source: 2000–2999.</summary>
     public const int Postgres = 2000;
 

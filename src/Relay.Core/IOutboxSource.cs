@@ -26,8 +26,21 @@ public interface IOutboxSource
 /// </summary>
 public abstract record SourcePlan;
 
+/// <summary>How positions are shown to an operator (in errors, logs and dead-letter headers).</summary>
+public interface IPositionFormatter
+{
+    /// <summary>Formats a position the way the database's own tools print it (e.g. <c>0/16B3748</c>).</summary>
+    string Format(SourcePosition position);
+
+    /// <summary>
+    /// How an operator skips the transaction at <paramref name="position"/> (a row that cannot be published), e.g. the
+    /// exact statement to run; null when the source has no such step.
+    /// </summary>
+    string? DescribeSkip(SourcePosition position) => null;
+}
+
 /// <summary>One connected session of a source: read changes, confirm positions.</summary>
-public interface IOutboxStream : IAsyncDisposable
+public interface IOutboxStream : IPositionFormatter, IAsyncDisposable
 {
     /// <summary>
     /// Reads changes in log order and hands them to <paramref name="sink"/> until <paramref name="stopReading"/> is
@@ -43,15 +56,6 @@ public interface IOutboxStream : IAsyncDisposable
 
     /// <summary>The newest position the source has sent (it may be ahead of what was read).</summary>
     SourcePosition Received { get; }
-
-    /// <summary>Formats a position the way the database's own tools print it (e.g. <c>0/16B3748</c>).</summary>
-    string Format(SourcePosition position);
-
-    /// <summary>
-    /// How an operator skips the transaction at <paramref name="position"/> (a row that cannot be published), e.g. the
-    /// exact statement to run; null when the source has no such step.
-    /// </summary>
-    string? DescribeSkip(SourcePosition position) => null;
 }
 
 /// <summary>Receives a stream's changes, in log order.</summary>

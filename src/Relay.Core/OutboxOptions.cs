@@ -68,6 +68,14 @@ public sealed class OutboxTableOptions
     /// one that cannot be published.
     /// </summary>
     public NullPayloadHandling NullPayload { get; set; } = NullPayloadHandling.Tombstone;
+
+    /// <summary>
+    /// For <c>relay republish</c> only (the daemon does not read it): the column that orders the table's rows as they
+    /// were inserted — a timestamp or a sequence — by which <c>--from</c>/<c>--to</c> (a timestamptz column) and
+    /// <c>--from-value</c>/<c>--to-value</c> select rows, and in which order they are sent (ties broken by
+    /// <see cref="EventIdColumn"/>). Default <c>created_at</c>, when the table has it.
+    /// </summary>
+    public string? RepublishOrderColumn { get; set; }
 }
 
 public enum UnpublishableRowPolicy { Stop, DeadLetter }

@@ -39,6 +39,14 @@ public sealed class OutboxTableMapping
     public string? FixedTopic { get; private set; }
     public TopicTemplate? TopicTemplate { get; private set; }
 
+    /// <summary>The column <c>relay republish</c> orders and selects rows by: <see cref="OutboxTableOptions.RepublishOrderColumn"/> or <c>created_at</c>.</summary>
+    public string RepublishOrderColumn => Options.RepublishOrderColumn ?? DefaultRepublishOrderColumn;
+
+    /// <summary>Whether <see cref="RepublishOrderColumn"/> was configured (rather than the default, used only when the table has it).</summary>
+    public bool RepublishOrderColumnConfigured => Options.RepublishOrderColumn is not null;
+
+    public const string DefaultRepublishOrderColumn = "created_at";
+
     /// <summary>
     /// Resolves every configured table. Each problem found is added to <paramref name="problems"/>, naming its key, and
     /// resolution goes on, so one start-up reports them all.
@@ -69,6 +77,10 @@ public sealed class OutboxTableMapping
         mapping.HeaderColumns = options.HeaderColumns
             .Select((column, i) => (column, mapping.AddColumn(column, $"{key}:HeaderColumns:{i}", problems)))
             .ToList();
+
+        if (options.RepublishOrderColumn is { } orderColumn && string.IsNullOrWhiteSpace(orderColumn))
+            problems.Add($"{key}:RepublishOrderColumn: name the column that orders the rows as inserted (a timestamp or a sequence), " +
+                         $"or remove the key to use '{DefaultRepublishOrderColumn}'.");
 
         if (options.OnUnpublishableRow == UnpublishableRowPolicy.DeadLetter)
         {

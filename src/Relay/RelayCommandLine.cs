@@ -1,9 +1,11 @@
 using System.CommandLine;
+using Relay.Republish;
 
 namespace Relay;
 
 /// <summary>
-/// <c>relay [run]</c> streams (the default), <c>relay check</c> checks the prerequisites; both read <c>--config</c>.
+/// <c>relay [run]</c> streams (the default), <c>relay check</c> checks the prerequisites, <c>relay republish</c> sends
+/// rows of an outbox table again (see <see cref="RepublishCommand"/>); all read <c>--config</c>.
 /// Other arguments are configuration overrides (<c>--Relay:Kafka:BootstrapServers=…</c>), as .NET hosts accept them.
 /// </summary>
 static class RelayCommandLine
@@ -25,7 +27,7 @@ static class RelayCommandLine
         };
         var root = new RootCommand("Relay: publishes the rows applications insert into their outbox tables to Kafka, by tailing the database's transaction log.")
         {
-            config, run, check,
+            config, run, check, new RepublishCommand(config),
         };
         root.TreatUnmatchedTokensAsErrors = false;
 

@@ -27,6 +27,14 @@ public static class RelayEvents
     public const int DeliveryFailed = 1203;
     public const int ProducerConnectionError = 1204;
 
+    // src/Relay/Republish/Log.cs (1300–1399): relay republish.
+    public const int RepublishStarting = 1300;
+    public const int RepublishCompleted = 1301;
+    public const int RepublishInterrupted = 1302;
+    public const int RepublishFailed = 1303;
+    public const int RepublishFoundNothing = 1304;
+    public const int RepublishRowsUnavailable = 1305;
+
     // src/Relay.Postgres/Log.cs (2000–2999): the PostgreSQL source.
     public const int Connected = 2000;
     public const int PublicationCreated = 2001;

@@ -45,6 +45,7 @@ public class ConfigurationValidationTests
     [InlineData("Relay:Kafka:Producer:linger.msec", "5", "Relay:Kafka:Producer: ")]
     [InlineData("Relay:Outbox:Tables:0:Table", "outbox", "Relay:Outbox:Tables:0:Table: 'outbox' is not a schema-qualified table name")]
     [InlineData("Relay:Outbox:Tables:0:KeyColumn", "", "Relay:Outbox:Tables:0:KeyColumn: a column name is required")]
+    [InlineData("Relay:Outbox:Tables:0:RepublishOrderColumn", " ", "Relay:Outbox:Tables:0:RepublishOrderColumn: name the column that orders the rows")]
     public void each_problem_names_its_key(string key, string value, string expected)
     {
         var failures = Failures((key, value));

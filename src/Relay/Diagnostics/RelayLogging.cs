@@ -12,6 +12,10 @@ static class RelayLogging
 {
     const string TextTemplate = "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
 
+    /// <summary>Whether logs are JSON lines: asked for, or <c>Auto</c> in a container.</summary>
+    public static bool IsJson(LogFormat format) =>
+        format == LogFormat.Json || (format == LogFormat.Auto && Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER") == "true");
+
     public static void Configure(LoggerConfiguration logger, IConfiguration configuration, LogFormat format)
     {
         // The sinks and formatters Relay ships, named: Serilog need not scan every loaded assembly at start-up.
@@ -25,9 +29,7 @@ static class RelayLogging
             logger.MinimumLevel.Information()
                 .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
                 .MinimumLevel.Override("Npgsql", LogEventLevel.Warning);
-        var json = format == LogFormat.Json
-                   || (format == LogFormat.Auto && Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER") == "true");
-        if (json)
+        if (IsJson(format))
             logger.WriteTo.Console(new RenderedCompactJsonFormatter());
         else
             logger.WriteTo.Console(outputTemplate: TextTemplate);

@@ -21,5 +21,14 @@ public sealed class TableMetrics
 
     public void RowReceived() => _rowsReceived.Add(1, _table);
     public void Published() => _published.Add(1, _table);
-    public void DeadLettered() => _deadLettered.Add(1, _table);
+    public void DeadLettered()
+    {
+        _deadLettered.Add(1, _table);
+        Interlocked.Increment(ref _deadLetteredCount);
+    }
+
+    /// <summary>Rows this process sent to the table's dead-letter topic (for summaries such as <c>relay republish</c>'s).</summary>
+    public long DeadLetteredCount => Interlocked.Read(ref _deadLetteredCount);
+
+    long _deadLetteredCount;
 }

@@ -54,12 +54,15 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
     /// <summary>Room in librdkafka's queue beyond the in-flight window (a dead letter re-sent without its value).</summary>
     internal const int QueueHeadroom = 1_000;
 
-    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError)
+    /// <param name="onFatalError">Told of a fatal error (the producer must be replaced).</param>
+    /// <param name="onError">Told of every error, fatal or not (e.g. all brokers down).</param>
+    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError, Action<Error>? onError = null)
     {
         var config = BuildProducerConfig(options.Value, pipeline.Value);
         return new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, error) =>
             {
+                onError?.Invoke(error);
                 metrics.PublishError(error.IsFatal ? "fatal" : "client");
                 if (error.IsFatal)
                 {

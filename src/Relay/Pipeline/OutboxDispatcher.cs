@@ -12,15 +12,18 @@ namespace Relay.Pipeline;
 /// (never one awaited send per message: librdkafka batches, and acknowledgements come back on its own thread).
 /// Each acknowledgement and each commit goes to the <see cref="CheckpointTracker"/>. A row that cannot be published
 /// goes where its table's policy says: a halt (nothing past it confirmed) or the dead-letter topic (acknowledged like
-/// any other message before the checkpoint passes it).
+/// any other message before the checkpoint passes it). Positions in errors and dead-letter headers are named by
+/// <c>positions</c> (the stream, or <c>relay republish</c>'s rows); <c>addedHeaders</c> go on every message (none by
+/// default; <c>relay republish</c> adds <c>relay.republished</c>).
 /// </summary>
 sealed class OutboxDispatcher(
     IProducer<byte[]?, byte[]?> producer,
     CheckpointTracker tracker,
-    IOutboxStream stream,
+    IPositionFormatter positions,
     RelayMetrics metrics,
     ILogger logger,
-    TimeProvider time) : IOutboxSink
+    TimeProvider time,
+    IReadOnlyList<KeyValuePair<string, byte[]>>? addedHeaders = null) : IOutboxSink
 {
     public const string TableHeader = "relay.table";
     public const string PositionHeader = "relay.position";
@@ -35,6 +38,11 @@ sealed class OutboxDispatcher(
         var tableMetrics = metrics.For(row.Table);
         tableMetrics.RowReceived();
         var problem = OutboxEventRouter.TryRoute(row, out var topic, out var message);
+        if (addedHeaders is not null)
+        {
+            foreach (var (name, value) in addedHeaders)
+                message.Headers.Add(name, value);
+        }
         var size = (message.Key?.Length ?? 0) + (message.Value?.Length ?? 0);
         var sequence = await tracker.ReserveAsync(size, cancellationToken);
         var context = new RowContext(this, sequence, row.Table, tableMetrics, row.Position, row.CommitTimestamp, receivedAt,
@@ -52,7 +60,7 @@ sealed class OutboxDispatcher(
         catch (ProduceException<byte[]?, byte[]?> e) when (IsAboutTheRow(e.Error.Code))
         {
             // Refused before it was queued, e.g. larger than message.max.bytes.
-            if (Reject(context, $"Kafka refused the message: {e.Error.Reason}") is { } stop)
+            if (Reject(context, $"Kafka refused the message for topic {topic} ({e.Error.Code}): {e.Error.Reason}") is { } stop)
                 throw stop;
         }
         catch (ProduceException<byte[]?, byte[]?> e)
@@ -117,13 +125,13 @@ sealed class OutboxDispatcher(
         if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
         {
             var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason,
-                stream.Format(context.Position), stream.DescribeSkip(context.Position));
+                positions.Format(context.Position), positions.DescribeSkip(context.Position));
             metrics.PublishError("unpublishable_row");
             tracker.Fail(context.Sequence, error);
             return error;
         }
 
-        var position = stream.Format(context.Position);
+        var position = positions.Format(context.Position);
         Log.DeadLettered(logger, table.QualifiedName, context.EventIdText ?? "NULL", position, reason, table.Options.DeadLetterTopic!);
         var headers = new Headers();
         foreach (var header in message.Headers ?? [])
@@ -188,7 +196,7 @@ sealed class OutboxDispatcher(
         var topic = context.Table.Options.DeadLetterTopic;
         var stop = new OutboxRowException(context.Table.QualifiedName, context.EventIdText,
             $"its dead-letter topic {topic} refused it too ({error.Code}: {error.Reason}); grant WRITE on {topic} or create it",
-            stream.Format(context.Position), stream.DescribeSkip(context.Position));
+            positions.Format(context.Position), positions.DescribeSkip(context.Position));
         metrics.PublishError("unpublishable_row");
         tracker.Fail(context.Sequence, stop);
         return stop;

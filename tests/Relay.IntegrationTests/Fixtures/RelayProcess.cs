@@ -38,14 +38,21 @@ public sealed partial class RelayProcess : IAsyncDisposable
         }
     }
 
-    public static RelayProcess Start(RelaySettings settings, params string[] arguments)
+    public static RelayProcess Start(RelaySettings settings, params string[] arguments) =>
+        Start(settings, new ProcessStartInfo("dotnet", [RelayAssembly, .. arguments]));
+
+    /// <summary>
+    /// Runs a command line as a person would paste it into a shell (<c>bash -c</c>, which execs a single command, so
+    /// signals reach the relay itself), with the same environment as <see cref="Start(RelaySettings, string[])"/>.
+    /// </summary>
+    public static RelayProcess StartShellCommand(RelaySettings settings, string commandLine) =>
+        Start(settings, new ProcessStartInfo("bash", ["-c", commandLine]));
+
+    static RelayProcess Start(RelaySettings settings, ProcessStartInfo start)
     {
-        var start = new ProcessStartInfo("dotnet", [RelayAssembly, .. arguments])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.WorkingDirectory = Path.GetTempPath();
         // The HTTP endpoints take an ephemeral port unless a test asks for one (several relays run at once).
         start.Environment["Relay__Diagnostics__Port"] = "0";
         start.Environment["Relay__Diagnostics__LogFormat"] = "Json";
@@ -93,6 +100,9 @@ public sealed partial class RelayProcess : IAsyncDisposable
 
     /// <summary>SIGCONT: the frozen process runs on (the partition heals).</summary>
     public void Thaw() => SendSignal(_process.Id, 18);
+
+    /// <summary>SIGINT, as Ctrl-C in a terminal sends.</summary>
+    public void Interrupt() => SendSignal(_process.Id, 2);
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
