@@ -107,7 +107,10 @@ sealed class CatalogWatch(PostgresSourceOptions options, CatalogSnapshot expecte
         return null;
     }
 
-    /// <summary>Whether the publication lists this table itself (not as one of all tables or of a schema).</summary>
+    /// <summary>
+    /// Whether the publication lists this table, or a partitioned table it is a partition of, by name (not as one of all
+    /// tables or of a schema).
+    /// </summary>
     public async Task<bool> IsListedInPublicationAsync(string schema, string name, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
@@ -115,6 +118,10 @@ sealed class CatalogWatch(PostgresSourceOptions options, CatalogSnapshot expecte
             SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
                            JOIN pg_catalog.pg_class c ON c.oid = r.prrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                            WHERE p.pubname = $1 AND n.nspname = $2 AND c.relname = $3)
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                              CROSS JOIN LATERAL pg_catalog.pg_partition_ancestors(c.oid) a
+                              JOIN pg_catalog.pg_publication_rel r ON r.prrelid = a.relid JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid
+                              WHERE p.pubname = $1 AND n.nspname = $2 AND c.relname = $3 AND c.relispartition)
             """, connection) { Parameters = { new() { Value = expected.Publication }, new() { Value = schema }, new() { Value = name } } };
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }

@@ -158,10 +158,13 @@ sealed class PostgresOutboxStream : IOutboxStream
     async Task OnUnknownTableAsync((string Schema, string Name) table, CancellationToken cancellationToken)
     {
         var qualified = $"{table.Schema}.{table.Name}";
+        // The server describes a relation again after each invalidation: ask the catalog once per session.
+        if (_skippedTables.Contains(qualified))
+            return;
         if (!await _catalog.IsListedInPublicationAsync(table.Schema, table.Name, cancellationToken))
         {
-            if (_skippedTables.Add(qualified))
-                Log.UnconfiguredTableSkipped(_logger, qualified, _options.PublicationName);
+            _skippedTables.Add(qualified);
+            Log.UnconfiguredTableSkipped(_logger, qualified, _options.PublicationName);
             return;
         }
         throw new RelayConfigurationException(

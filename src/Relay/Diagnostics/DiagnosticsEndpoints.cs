@@ -48,7 +48,7 @@ sealed class DiagnosticsEndpoints(
         catch (Exception e) when (e is HttpListenerException or InvalidOperationException)
         {
             throw new RelayConfigurationException(
-                $"{DiagnosticsOptions.Section}:Port: cannot listen on {address}:{port} ({e.Message}). Choose a free port (or 0 to serve no endpoints).");
+                $"{DiagnosticsOptions.Section}:Port: cannot listen on {address}:{port} ({e.InnerException?.Message ?? e.Message}). Choose a free port (or 0 to serve no endpoints).");
         }
         _accepting = AcceptAsync();
         return Task.CompletedTask;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using Relay.Core;
 using Relay.Instrumentation;
 using Relay.Pipeline;
 
@@ -19,11 +20,12 @@ sealed class RelayMetricsExport
     readonly RelayStatus _status;
     readonly IMeterFactory _meters;
     readonly TimeProvider _time;
+    readonly OutboxMapping _outbox;
     readonly DateTimeOffset _processStart = Process.GetCurrentProcess().StartTime.ToUniversalTime();
 
-    public RelayMetricsExport(RelayMetrics metrics, RelayStatus status, IMeterFactory meters, TimeProvider time)
+    public RelayMetricsExport(RelayMetrics metrics, RelayStatus status, IMeterFactory meters, TimeProvider time, OutboxMapping outbox)
     {
-        (_metrics, _status, _meters, _time) = (metrics, status, meters, time);
+        (_metrics, _status, _meters, _time, _outbox) = (metrics, status, meters, time, outbox);
         var meter = metrics.Meter;
         meter.CreateObservableGauge("relay_in_flight_messages", () => _status.CurrentRun?.InFlightMessages ?? 0,
             description: "Messages produced and not yet acknowledged.");
@@ -75,7 +77,7 @@ sealed class RelayMetricsExport
                 };
             })
             .Build();
-        _metrics.ExportCountersFromZero();
+        _metrics.ExportCountersFromZero(_outbox.Tables);
         return provider;
     }
 

@@ -58,11 +58,13 @@ public sealed class RelayMetrics
     }
 
     /// <summary>
-    /// Exports the error and reconnect counters from 0 (an exporter sees only what is recorded while it listens, so
-    /// it calls this once it does): an alert on <c>increase(…)</c> then sees the first error.
+    /// Exports the error and reconnect counters, and each table's, from 0 (an exporter sees only what is recorded while
+    /// it listens, so it calls this once it does): an alert on <c>increase(…)</c> then sees the first error or dead letter.
     /// </summary>
-    public void ExportCountersFromZero()
+    public void ExportCountersFromZero(IEnumerable<OutboxTableMapping> tables)
     {
+        foreach (var table in tables)
+            _ = For(table);
         foreach (var kind in PublishErrorKinds)
             _publishErrors.Add(0, new KeyValuePair<string, object?>("kind", kind));
         _sourceReconnects.Add(0);

@@ -59,6 +59,8 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
     public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError, Action<Error>? onError = null)
     {
         var config = BuildProducerConfig(options.Value, pipeline.Value);
+        if (config.StatisticsIntervalMs is > 0 and var interval)
+            statistics.StaleAfter = TimeSpan.FromMilliseconds(interval * 3.0);
         return new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, error) =>
             {

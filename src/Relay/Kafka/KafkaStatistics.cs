@@ -12,6 +12,13 @@ namespace Relay.Kafka;
 public sealed class KafkaStatistics
 {
     Snapshot? _latest;
+    long _latestAt;
+
+    /// <summary>
+    /// After this long without a new document (the producer is gone: a standby, a reconnect) the figures are no longer
+    /// shown rather than shown stale; the producer factory sets it from <c>statistics.interval.ms</c>.
+    /// </summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(45);
 
     public KafkaStatistics(RelayMetrics metrics)
     {
@@ -29,7 +36,19 @@ public sealed class KafkaStatistics
     }
 
     /// <summary>Takes a statistics document from librdkafka's statistics callback.</summary>
-    public void Update(string json) => Volatile.Write(ref _latest, Parse(json));
+    public void Update(string json)
+    {
+        try
+        {
+            Volatile.Write(ref _latest, Parse(json));
+            Volatile.Write(ref _latestAt, Environment.TickCount64);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            // A document this code cannot read (a future librdkafka's) leaves the figures as they were: they are
+            // statistics, not the relay's work.
+        }
+    }
 
     internal static Snapshot Parse(string json)
     {
@@ -56,7 +75,9 @@ public sealed class KafkaStatistics
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : 0;
 
     IEnumerable<Measurement<T>> Observe<T>(Func<Snapshot, IEnumerable<Measurement<T>>> figures) where T : struct =>
-        Volatile.Read(ref _latest) is { } snapshot ? figures(snapshot) : [];
+        Volatile.Read(ref _latest) is { } snapshot && Environment.TickCount64 - Volatile.Read(ref _latestAt) < StaleAfter.TotalMilliseconds
+            ? figures(snapshot)
+            : [];
 
     static IEnumerable<Measurement<T>> PerBroker<T>(Snapshot snapshot, Func<BrokerFigures, T> figure) where T : struct =>
         snapshot.Brokers.Select(b => new Measurement<T>(figure(b), new KeyValuePair<string, object?>("broker", b.Name)));
