@@ -61,7 +61,7 @@ if command -v helm >/dev/null; then
     run helm lint deploy/helm/relay
     rendered=$(mktemp --suffix=.yaml)
     for values in "" "--set metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true,networkPolicy.enabled=true,serviceAccount.create=true,replicaCount=2" \
-        "--set updateStrategy.type=Recreate" "-f deploy/helm/relay/examples/values-ha.yaml" "-f deploy/helm/relay/examples/values-recreate.yaml"; do
+        "--set metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true" "--set updateStrategy.type=Recreate" "-f deploy/helm/relay/examples/values-ha.yaml" "-f deploy/helm/relay/examples/values-recreate.yaml"; do
         # shellcheck disable=SC2086
         helm template relay deploy/helm/relay $values > "$rendered"
         run node deploy/verify/validate-manifests.mjs "$rendered"
