@@ -7,20 +7,46 @@ public sealed class OutboxOptions
 {
     public const string Section = "Relay:Outbox";
 
-    /// <summary>The outbox tables; at least one. Several tables can feed one relay.</summary>
+    /// <summary>The outbox tables. Several tables can feed one relay; at least one table or message prefix is configured.</summary>
     public List<OutboxTableOptions> Tables { get; set; } = [];
+
+    /// <summary>
+    /// Table-less outbox (PostgreSQL 14+): the prefixes of <c>pg_logical_emit_message(true, prefix, content)</c> messages
+    /// Relay publishes, each mapped from the fields of its JSON content. Default none.
+    /// </summary>
+    public List<OutboxMessageOptions> Messages { get; set; } = [];
 }
 
 /// <summary>
 /// How the rows of one outbox table become Kafka messages. Defaults follow Debezium's Outbox Event Router
 /// (<c>id</c>, <c>aggregatetype</c>, <c>aggregateid</c>, <c>type</c>, <c>payload</c>).
 /// </summary>
-public sealed class OutboxTableOptions
+public sealed class OutboxTableOptions : OutboxMappingOptions
 {
     /// <summary>Schema-qualified table name as stored in the catalog, e.g. <c>public.outbox</c>. Required.</summary>
     [Required]
     public string Table { get; set; } = "";
+}
 
+/// <summary>
+/// One prefix of <c>pg_logical_emit_message</c> messages (the table-less outbox): a message with this prefix becomes a
+/// Kafka message, mapped as a table's row would be, from the top-level fields of its JSON content (the "column" keys
+/// name fields: <c>id</c>, <c>aggregatetype</c>, <c>aggregateid</c>, <c>type</c>, <c>payload</c> by default).
+/// </summary>
+public sealed class OutboxMessageOptions : OutboxMappingOptions
+{
+    /// <summary>The message prefix, matched exactly, e.g. <c>outbox</c>. Required; prefixes starting with <c>relay.</c> are Relay's own.</summary>
+    [Required]
+    public string Prefix { get; set; } = "";
+}
+
+/// <summary>
+/// The mapping vocabulary tables and message prefixes share: which column (for a message, which field of its JSON
+/// content) makes the event id, key, type, payload and headers, the topic, and what happens to one that cannot be
+/// published.
+/// </summary>
+public abstract class OutboxMappingOptions
+{
     /// <summary>Column whose value goes into the <c>id</c> header (consumers drop duplicates by it). Default <c>id</c>.</summary>
     [Required]
     public string EventIdColumn { get; set; } = "id";

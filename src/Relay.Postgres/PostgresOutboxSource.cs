@@ -22,6 +22,7 @@ public sealed class PostgresOutboxSource(
     readonly ILogger _logger = loggerFactory.CreateLogger<PostgresOutboxSource>();
 
     IReadOnlyList<OutboxTableMapping> Tables => outbox.Tables;
+    IReadOnlyList<OutboxTableMapping> Messages => outbox.Messages;
 
     public async Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken)
     {
@@ -30,7 +31,7 @@ public sealed class PostgresOutboxSource(
             await using var connection = new NpgsqlConnection(_options.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             Log.Connected(_logger, connection.PostgreSqlVersion.ToString(), connection.Database);
-            var inspection = await new PostgresPrerequisites(_options, Tables).InspectAsync(connection, cancellationToken);
+            var inspection = await new PostgresPrerequisites(_options, Tables, Messages).InspectAsync(connection, cancellationToken);
             ThrowOnFailures(inspection.Findings);
             var viaRoot = inspection.Tables.Values.Any(t => t.Partitioned);
             if (inspection.Publication is null && !await TryCreatePublicationAsync(connection, viaRoot, cancellationToken))
@@ -68,7 +69,7 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, Tables, prepared, new CatalogWatch(_options, prepared.Catalog), _logger);
+            return new PostgresOutboxStream(connection, _options, Tables, Messages, prepared, new CatalogWatch(_options, prepared.Catalog), _logger);
         }
         catch (Exception e)
         {
@@ -96,7 +97,7 @@ public sealed class PostgresOutboxSource(
         {
             var reachable = PreflightCheck.Pass("database reachable",
                 $"PostgreSQL {connection.PostgreSqlVersion} at {connection.Host}:{connection.Port}, database {connection.Database}");
-            var inspection = await new PostgresPrerequisites(_options, Tables).InspectAsync(connection, cancellationToken);
+            var inspection = await new PostgresPrerequisites(_options, Tables, Messages).InspectAsync(connection, cancellationToken);
             return [reachable, .. inspection.Findings];
         }
     }
@@ -134,11 +135,13 @@ public sealed class PostgresOutboxSource(
         var tableList = string.Join(", ", Tables.Select(Sql.Quote));
         // A partitioned outbox is published under its own name (PostgreSQL 13+), not its partitions'.
         var with = viaRoot ? "publish = 'insert', publish_via_partition_root = true" : "publish = 'insert'";
-        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Sql.QuoteIdentifier(name)} FOR TABLE {tableList} WITH ({with})", connection);
+        // Messages only (the table-less outbox): pgoutput still needs a publication, one without tables.
+        var forTables = Tables.Count > 0 ? $" FOR TABLE {tableList}" : "";
+        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Sql.QuoteIdentifier(name)}{forTables} WITH ({with})", connection);
         try
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
-            Log.PublicationCreated(_logger, name, tableList);
+            Log.PublicationCreated(_logger, name, Tables.Count > 0 ? tableList : "no tables (messages only)");
             return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)

@@ -20,6 +20,8 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly ILogger _logger;
     readonly PgOutputDecoder _decoder;
     readonly bool _binary;
+    // Whether pgoutput is asked for logical decoding messages (only when prefixes are configured: PostgreSQL 14+).
+    readonly bool _messagePrefixes;
     byte[] _buffer = new byte[BufferSize];
     readonly CancellationTokenSource _lifetime = new();
     readonly string _startsAt;
@@ -34,7 +36,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, PostgresPlan plan, CatalogWatch catalog, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, IReadOnlyList<OutboxTableMapping> messages, PostgresPlan plan, CatalogWatch catalog, ILogger logger)
     {
         _catalog = catalog;
         _startsAt = plan.StartsAt;
@@ -42,8 +44,9 @@ sealed class PostgresOutboxStream : IOutboxStream
         _options = options;
         _logger = logger;
         _binary = plan.BinaryValues;
+        _messagePrefixes = messages.Count > 0;
         _decoder = new PgOutputDecoder(tables, plan.ColumnTypes, (table, absent) =>
-            Log.ColumnsAbsent(_logger, table.QualifiedName, string.Join(", ", absent.Select(c => $"{c.Name} ({c.ConfigurationKey})"))));
+            Log.ColumnsAbsent(_logger, table.QualifiedName, string.Join(", ", absent.Select(c => $"{c.Name} ({c.ConfigurationKey})"))), messages);
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);
@@ -78,7 +81,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             throw new InvalidOperationException("A replication stream is read once.");
         _messages = _connection
             .StartLogicalReplication(new PgOutputReplicationSlot(_options.SlotName), _lifetime.Token, walLocation: null,
-                PluginOptions(_options.PublicationName, _binary))
+                PluginOptions(_options.PublicationName, _binary, _messagePrefixes))
             .GetAsyncEnumerator(_lifetime.Token);
         Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startsAt, _binary ? "binary" : "text");
 
@@ -133,7 +136,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             case PgOutputDecoder.Result.Begin:
                 _inTransaction = true;
                 break;
-            case PgOutputDecoder.Result.Insert:
+            case PgOutputDecoder.Result.Insert or PgOutputDecoder.Result.Message:
                 await sink.OnRowAsync(_decoder.Row, stopReading);
                 break;
             case PgOutputDecoder.Result.Commit:
@@ -144,13 +147,18 @@ sealed class PostgresOutboxStream : IOutboxStream
         }
     }
 
-    /// <summary>pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, and binary values when chosen (14+).</summary>
-    internal static IEnumerable<KeyValuePair<string, string?>> PluginOptions(string publication, bool binary)
+    /// <summary>
+    /// pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, binary values when chosen (14+), and logical
+    /// decoding messages when prefixes are configured (14+; pgoutput then sends every prefix, the decoder keeps Relay's).
+    /// </summary>
+    internal static IEnumerable<KeyValuePair<string, string?>> PluginOptions(string publication, bool binary, bool messages = false)
     {
         yield return new("proto_version", "1");
         yield return new("publication_names", $"\"{publication}\"");
         if (binary)
             yield return new("binary", "true");
+        if (messages)
+            yield return new("messages", "true");
     }
 
     /// <summary>Copies one message into the reused buffer (growing it for a message larger than the buffer).</summary>

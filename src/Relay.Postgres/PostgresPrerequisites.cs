@@ -9,7 +9,8 @@ namespace Relay.Postgres;
 /// The daemon and <c>relay check</c> both use these findings, so they never disagree: a failure stops the daemon at
 /// start (and is a FAIL in the check), a warning is logged (WARN).
 /// </summary>
-sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables)
+sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables,
+    IReadOnlyList<OutboxTableMapping>? messages = null)
 {
     readonly List<PreflightCheck> _findings = [];
     readonly Dictionary<(string Table, string Column), PgType> _columnTypes = [];
@@ -22,6 +23,8 @@ sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadO
         _tables.Clear();
         await SettingsAsync(connection, cancellationToken);
         await RoleAsync(connection, cancellationToken);
+        if (messages is { Count: > 0 })
+            _findings.Add(LogicalMessages(connection.PostgreSqlVersion.Major, messages));
         foreach (var table in tables)
             await TableAsync(connection, table, cancellationToken);
         var publication = await PublicationAsync(connection, cancellationToken);
@@ -137,9 +140,24 @@ sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadO
                 (_tables[table.QualifiedName].Partitioned ? " (partitioned: published via its root)" : "")));
     }
 
-    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables, bool viaRoot) =>
-        $"CREATE PUBLICATION {publication} FOR TABLE {string.Join(", ", tables.Select(t => t.QualifiedName))} WITH (publish = 'insert'" +
-        (viaRoot ? ", publish_via_partition_root = true)" : ")");
+    /// <summary>pgoutput sends logical decoding messages from PostgreSQL 14 on (its <c>messages</c> option).</summary>
+    internal static PreflightCheck LogicalMessages(int serverMajorVersion, IReadOnlyList<OutboxTableMapping> messages)
+    {
+        var prefixes = string.Join(", ", messages.Select(m => m.MessagePrefix));
+        return serverMajorVersion >= 14
+            ? PreflightCheck.Pass("logical decoding messages", $"pgoutput sends them on PostgreSQL {serverMajorVersion} (prefixes: {prefixes})")
+            : PreflightCheck.Fail("logical decoding messages",
+                $"{OutboxOptions.Section}:Messages: pgoutput sends pg_logical_emit_message messages only from PostgreSQL 14 on (its 'messages' option); " +
+                $"this server is PostgreSQL {serverMajorVersion}, so messages with prefix(es) {prefixes} would never reach Relay",
+                $"upgrade the server to PostgreSQL 14 or later, or write the events to an outbox table (remove {OutboxOptions.Section}:Messages)");
+    }
+
+    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables, bool viaRoot)
+    {
+        var list = string.Join(", ", tables.Select(t => t.QualifiedName));
+        return $"CREATE PUBLICATION {publication}{(list.Length > 0 ? $" FOR TABLE {list}" : "")} WITH (publish = 'insert'" +
+               (viaRoot ? ", publish_via_partition_root = true)" : ")");
+    }
 }
 
 /// <summary>What <see cref="PostgresPrerequisites"/> found: the findings, and the facts the source acts on.</summary>

@@ -82,6 +82,15 @@ public class ConfigurationValidationTests
     }
 
     [Fact]
+    public void message_prefixes_are_refused_with_sql_server_naming_the_key()
+    {
+        var failures = Failures(("Relay:Source", "SqlServer"), ("Relay:SqlServer:ConnectionString", "Server=db;User Id=relay;Password=s3cret"),
+            ("Relay:Outbox:Messages:0:Prefix", "outbox"));
+        Assert.Contains(failures, f => f.StartsWith("Relay:Outbox:Messages: pg_logical_emit_message prefixes are a PostgreSQL feature", StringComparison.Ordinal));
+        Assert.Empty(Failures(("Relay:Outbox:Messages:0:Prefix", "outbox")));
+    }
+
+    [Fact]
     public void an_unknown_source_is_refused_by_name()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:Source"] = "Oracle" }).Build();

@@ -1,0 +1,15 @@
+using Relay.Core;
+
+namespace Relay.SqlServer;
+
+/// <summary>
+/// What <c>Relay:Outbox</c> may not ask of the SQL Server source: logical decoding messages are a PostgreSQL feature. Refused at start (exit 2), naming the key, rather than ignored.
+/// </summary>
+sealed class SqlServerOutboxRules() : SectionOptionsValidator<OutboxOptions>(OutboxOptions.Section)
+{
+    protected override IEnumerable<string> Rules(OutboxOptions options)
+    {
+        if (options.Messages.Count > 0)
+            yield return $"{Section}:Messages: pg_logical_emit_message prefixes are a PostgreSQL feature; with Relay:Source SqlServer write the events to an outbox table";
+    }
+}
