@@ -26,6 +26,20 @@ public sealed class OutboxTableOptions : OutboxMappingOptions
     /// <summary>Schema-qualified table name as stored in the catalog, e.g. <c>public.outbox</c>. Required.</summary>
     [Required]
     public string Table { get; set; } = "";
+
+    /// <summary>
+    /// PostgreSQL: when Relay creates its slot (a first start), publish the rows already in the table as of the slot's
+    /// consistent point (read in the snapshot the slot exports), then stream what commits after it: every row once.
+    /// Default <c>false</c>: only rows committed after the slot was created are published.
+    /// </summary>
+    public bool PublishExistingRowsOnFirstStart { get; set; }
+
+    /// <summary>
+    /// The column the first-start snapshot reads existing rows in the order of (e.g. <c>created_at</c>), so one key's
+    /// events keep their order. Default: <c>created_at</c> when the table has it, otherwise the order rows lie in the
+    /// table (insertion order for a table that is only inserted into).
+    /// </summary>
+    public string? ExistingRowsOrderColumn { get; set; }
 }
 
 /// <summary>

@@ -41,6 +41,9 @@ public sealed class OutboxTableMapping
     /// <summary>How errors name one of its rows: <c>Row in public.outbox</c>, <c>Message with prefix 'outbox'</c>.</summary>
     public string RowDescription => MessagePrefix is { } prefix ? $"Message with prefix '{prefix}'" : $"Row in {QualifiedName}";
 
+    /// <summary>Whether the first-start snapshot publishes the table's existing rows (tables only).</summary>
+    public bool PublishExistingRowsOnFirstStart => Options is OutboxTableOptions { PublishExistingRowsOnFirstStart: true };
+
     /// <summary>The columns a source reads for this table, each once.</summary>
     public IReadOnlyList<MappedColumn> Columns => _columns;
     readonly List<MappedColumn> _columns = [];
@@ -108,6 +111,8 @@ public sealed class OutboxTableMapping
         if (ParseTableName(options.Table, $"{key}:Table", problems) is not var (schema, name))
             return null;
         var mapping = new OutboxTableMapping(index, options, schema, name);
+        if (options.ExistingRowsOrderColumn is { Length: > 0 } order && string.IsNullOrWhiteSpace(order))
+            problems.Add($"{key}:ExistingRowsOrderColumn: a column name is required, or leave the key out.");
         mapping.Resolve(options, key, problems);
         return mapping;
     }
