@@ -10,6 +10,8 @@ using Relay.Bench;
 using Relay.DevServices;
 
 var settings = BenchSettings.Parse(args);
+if (args.Contains("--emit-message"))
+    return await EmitMessageBench.RunAsync(args, settings);   // issue 16: INSERT versus pg_logical_emit_message (EmitMessageBench.cs)
 var report = new Report(settings);
 var pgBin = PostgresCluster.FindBinDirectory() ?? throw new InvalidOperationException("PostgreSQL binaries (pgbench, pg_recvlogical) are needed.");
 

@@ -44,7 +44,7 @@ public abstract class SelectedRows : IAsyncDisposable
     public required long Rows { get; init; }
 
     /// <summary>
-    /// Rows whose event id is NULL: they cannot be published (see <see cref="OutboxTableOptions.OnUnpublishableRow"/>),
+    /// Rows whose event id is NULL: they cannot be published (see <see cref="OutboxMappingOptions.OnUnpublishableRow"/>),
     /// and cannot be placed among the others by event id; <see cref="ReadAsync"/> sends them first.
     /// </summary>
     public required long RowsWithoutEventId { get; init; }

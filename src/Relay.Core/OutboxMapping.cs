@@ -3,8 +3,8 @@ using Microsoft.Extensions.Options;
 namespace Relay.Core;
 
 /// <summary>
-/// The outbox tables as resolved from <c>Relay:Outbox</c>: resolved once, by options validation (which reports every
-/// problem with the others at start), and read by the sources and the pipeline.
+/// The outbox tables and message prefixes as resolved from <c>Relay:Outbox</c>: resolved once, by options validation
+/// (which reports every problem with the others at start), and read by the sources and the pipeline.
 /// </summary>
 public sealed class OutboxMapping(IOptions<OutboxOptions> options, OutboxMappingResolver resolver)
 {
@@ -18,6 +18,19 @@ public sealed class OutboxMapping(IOptions<OutboxOptions> options, OutboxMapping
         }
     }
 
+    /// <summary>The configured <c>pg_logical_emit_message</c> prefixes (PostgreSQL only); often none.</summary>
+    public IReadOnlyList<OutboxTableMapping> Messages
+    {
+        get
+        {
+            _ = options.Value;
+            return resolver.Messages ?? throw new InvalidOperationException($"{OutboxOptions.Section} was not validated.");
+        }
+    }
+
+    /// <summary>Tables, then message prefixes: everything that becomes a Kafka message.</summary>
+    public IEnumerable<OutboxTableMapping> All => Tables.Concat(Messages);
+
     /// <summary>A mapping of the given tables, resolved now (tests, tools); throws when the options are invalid.</summary>
     public static OutboxMapping For(OutboxOptions outbox)
     {
@@ -28,20 +41,25 @@ public sealed class OutboxMapping(IOptions<OutboxOptions> options, OutboxMapping
     }
 }
 
-/// <summary>Resolves <c>Relay:Outbox</c> into table mappings once and keeps them (for <see cref="OutboxMapping"/>).</summary>
+/// <summary>Resolves <c>Relay:Outbox</c> into table and message mappings once and keeps them (for <see cref="OutboxMapping"/>).</summary>
 public sealed class OutboxMappingResolver
 {
-    volatile IReadOnlyList<OutboxTableMapping>? _tables;
+    volatile Resolved? _resolved;
 
-    public IReadOnlyList<OutboxTableMapping>? Tables => _tables;
+    public IReadOnlyList<OutboxTableMapping>? Tables => _resolved?.Tables;
+
+    public IReadOnlyList<OutboxTableMapping>? Messages => _resolved?.Messages;
 
     /// <summary>Resolves <paramref name="outbox"/>, keeping the result; returns every problem found.</summary>
     public IReadOnlyList<string> Resolve(OutboxOptions outbox)
     {
         var problems = new List<string>();
-        _tables = OutboxTableMapping.Create(outbox, problems);
+        var tables = OutboxTableMapping.Create(outbox, problems);
+        _resolved = new Resolved(tables, OutboxTableMapping.CreateMessages(outbox, problems));
         return problems;
     }
+
+    sealed record Resolved(IReadOnlyList<OutboxTableMapping> Tables, IReadOnlyList<OutboxTableMapping> Messages);
 }
 
 /// <summary>Validates <c>Relay:Outbox</c> by resolving its tables once, reporting every problem.</summary>

@@ -21,6 +21,12 @@ public sealed class OutboxRow
     /// <summary>When the row's transaction committed (for the commit-to-acknowledgement latency).</summary>
     public DateTime CommitTimestamp { get; set; }
 
+    /// <summary>
+    /// Why the source already knows this row cannot be published (e.g. a message whose content is not JSON), or null.
+    /// The row's policy applies to it as to any row that cannot be published.
+    /// </summary>
+    public string? Problem { get; set; }
+
     /// <summary>Values ordered as <see cref="OutboxTableMapping.Columns"/>.</summary>
     public byte[]?[] Values { get; private set; }
 

@@ -50,4 +50,16 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.Postgres + 15, LogLevel.Warning, "Rows of {Table} arrive through publication {Publication}, which publishes every table of its database or schema, and are not published: {Table} is not in Relay:Outbox:Tables")]
     public static partial void UnconfiguredTableSkipped(ILogger logger, string table, string publication);
+
+    [LoggerMessage(EventIdRanges.Postgres + 20, LogLevel.Information, "First start: publishing the existing rows of {Tables} as of the new slot's consistent point {Lsn} (exported snapshot {Snapshot}), then streaming what commits after it")]
+    public static partial void SnapshotStarting(ILogger logger, string tables, string lsn, string snapshot);
+
+    [LoggerMessage(EventIdRanges.Postgres + 21, LogLevel.Information, "Read {Rows} existing row(s) of {Table} in {Elapsed}")]
+    public static partial void SnapshotTableRead(ILogger logger, long rows, string table, TimeSpan elapsed);
+
+    [LoggerMessage(EventIdRanges.Postgres + 22, LogLevel.Warning, "The first start's snapshot of {Tables} was not acknowledged in full (Relay stopped during it): reading the existing rows again at a new snapshot, then streaming from slot {Slot} at {Lsn}. Rows published before the stop are published again (duplicates); none is lost")]
+    public static partial void SnapshotRestarted(ILogger logger, string tables, string slot, string lsn);
+
+    [LoggerMessage(EventIdRanges.Postgres + 23, LogLevel.Information, "First-start snapshot complete: Kafka acknowledged every existing row up to {Lsn}; noted on publication {Publication}")]
+    public static partial void SnapshotCompleted(ILogger logger, string lsn, string publication);
 }

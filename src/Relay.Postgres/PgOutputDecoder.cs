@@ -8,11 +8,12 @@ namespace Relay.Postgres;
 /// Decodes pgoutput messages (protocol version 1,
 /// https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html) straight from the bytes of the
 /// replication stream into one reused <see cref="OutboxRow"/>: one copy per mapped value and nothing else allocated per
-/// message, where Npgsql's message objects cost an async enumerator and a stream per column.
+/// message, where Npgsql's message objects cost an async enumerator and a stream per column. Logical decoding messages
+/// (<c>pg_logical_emit_message</c>, with pgoutput's <c>messages</c> option) of a configured prefix decode into the same row.
 /// </summary>
 sealed class PgOutputDecoder
 {
-    public enum Result { Other, Begin, Insert, Commit, UnknownTable }
+    public enum Result { Other, Begin, Insert, Commit, Message, UnknownTable }
 
     // 2000-01-01 UTC, PostgreSQL's epoch for timestamps on the wire (microseconds since).
     static readonly DateTime PostgresEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
@@ -22,6 +23,7 @@ sealed class PgOutputDecoder
     // Per relation id: the mapping, and per column of the relation where its value goes in the row (-1: unused).
     readonly Dictionary<uint, RelationPlan> _relations = [];
     readonly Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? _absentColumns;
+    readonly Dictionary<string, OutboxTableMapping> _messagesByPrefix;
 
     /// <param name="tables">The outbox tables; other relations are skipped.</param>
     /// <param name="knownTypes">
@@ -29,13 +31,15 @@ sealed class PgOutputDecoder
     /// binary format can be turned back into the text Relay publishes.
     /// </param>
     /// <param name="absentColumns">Told when a table's description lacks optional mapped columns (their headers are left out).</param>
+    /// <param name="messages">The message prefixes to publish; messages with other prefixes (Relay's heartbeat) are skipped.</param>
     public PgOutputDecoder(IReadOnlyList<OutboxTableMapping> tables, IReadOnlyDictionary<(string Table, string Column), PgType>? knownTypes = null,
-        Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? absentColumns = null)
+        Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? absentColumns = null, IReadOnlyList<OutboxTableMapping>? messages = null)
     {
         _absentColumns = absentColumns;
         _tablesByName = tables.ToDictionary(t => (t.Schema, t.Name));
+        _messagesByPrefix = (messages ?? []).ToDictionary(m => m.MessagePrefix!, StringComparer.Ordinal);
         _knownTypes = knownTypes ?? new Dictionary<(string, string), PgType>();
-        Row = new OutboxRow(tables.Max(t => t.Columns.Count));
+        Row = new OutboxRow(tables.Concat(messages ?? []).Max(t => t.Columns.Count));
     }
 
     /// <summary>The row of the last <see cref="Result.Insert"/>; valid until the next message.</summary>
@@ -66,6 +70,8 @@ sealed class PgOutputDecoder
                 return OnRelation(message[1..]) ? Result.Other : Result.UnknownTable;
             case (byte)'I':
                 return ReadInsert(message[1..]) ? Result.Insert : Result.Other;
+            case (byte)'M':
+                return ReadMessage(message[1..]) ? Result.Message : Result.Other;
             default:
                 // Origin, type, and (if the publication publishes them) update, delete and truncate: not outbox inserts.
                 return Result.Other;
@@ -135,6 +141,7 @@ sealed class PgOutputDecoder
             return false;
         var row = Row;
         row.Table = plan.Table;
+        row.Problem = null;
         row.EnsureCapacity(plan.Table.Columns.Count);
         foreach (var absent in plan.Absent)
             row.Values[absent] = null;
@@ -154,6 +161,34 @@ sealed class PgOutputDecoder
             if (plan.Targets[column] >= 0)
                 row.Values[plan.Targets[column]] = kind == (byte)'b' ? PgValues.FromBinary(plan.Types[column], value) : PgValues.FromText(plan.Types[column], value);
         }
+        return true;
+    }
+
+    bool ReadMessage(ReadOnlySpan<byte> message)
+    {
+        // Int8 flags (1: transactional), Int64 LSN of the message, String prefix, Int32 length, Byte[n] content
+        // (protocol 1: no transaction id).
+        var transactional = (message[0] & 1) != 0;
+        var lsn = new SourcePosition(BinaryPrimitives.ReadUInt64BigEndian(message[1..]));
+        var reader = new SpanReader(message[9..]);
+        var prefix = reader.String();
+        if (!_messagesByPrefix.TryGetValue(prefix, out var mapping))
+            return false;
+        var content = reader.Bytes(reader.Int32());
+        var row = Row;
+        row.Table = mapping;
+        var problem = OutboxMessageContent.Read(row, content);
+        if (!transactional)
+        {
+            // Outside any transaction: the position is the message's own, and no commit follows it.
+            row.Position = lsn;
+            row.CommitTimestamp = DateTime.UtcNow;
+            row.Values[mapping.PayloadColumn] = content.ToArray();   // the WAL holds the only copy: dead-letter all of it
+            problem = "it was emitted non-transactionally (pg_logical_emit_message(false, …)): it belongs to no transaction, so Relay " +
+                      "cannot order or confirm it with one, and it was written even if its transaction rolled back; emit it with " +
+                      "transactional = true";
+        }
+        row.Problem = problem is null ? null : $"{problem} (message at {Lsn.Format(lsn)})";
         return true;
     }
 

@@ -12,6 +12,8 @@ readonly record struct PgType(uint Oid, uint BaseOid);
 /// </summary>
 static class PgValues
 {
+    public const uint ByteaOid = Bytea;
+
     const uint Bytea = 17, Name = 19, Int8 = 20, Int2 = 21, Int4 = 23, Text = 25, Json = 114, BpChar = 1042, VarChar = 1043,
         Uuid = 2950, Jsonb = 3802;
 

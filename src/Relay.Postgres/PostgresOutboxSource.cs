@@ -22,6 +22,7 @@ public sealed class PostgresOutboxSource(
     readonly ILogger _logger = loggerFactory.CreateLogger<PostgresOutboxSource>();
 
     IReadOnlyList<OutboxTableMapping> Tables => outbox.Tables;
+    IReadOnlyList<OutboxTableMapping> Messages => outbox.Messages;
 
     public async Task<SourcePlan> PrepareAsync(CancellationToken cancellationToken)
     {
@@ -30,22 +31,48 @@ public sealed class PostgresOutboxSource(
             await using var connection = new NpgsqlConnection(_options.ConnectionString);
             await connection.OpenAsync(cancellationToken);
             Log.Connected(_logger, connection.PostgreSqlVersion.ToString(), connection.Database);
-            var inspection = await new PostgresPrerequisites(_options, Tables).InspectAsync(connection, cancellationToken);
+            var inspection = await new PostgresPrerequisites(_options, Tables, Messages).InspectAsync(connection, cancellationToken);
             ThrowOnFailures(inspection.Findings);
             var viaRoot = inspection.Tables.Values.Any(t => t.Partitioned);
             if (inspection.Publication is null && !await TryCreatePublicationAsync(connection, viaRoot, cancellationToken))
                 return await PrepareAsync(cancellationToken);   // another relay created it just now: check what it made
             if (inspection.SlotLost)
                 OnLostSlot();
-            var start = inspection.Slot is { } slot ? UseSlot(slot) : await CreateSlotAsync(connection, cancellationToken);
-            if (inspection.Publication?.MarkedSlot != _options.SlotName)
-                await NoteSlotOnPublicationAsync(connection, inspection.Publication?.Comment, cancellationToken);
-            return new PostgresPlan(inspection.ColumnTypes, ChooseBinary(inspection), start, new CatalogSnapshot(inspection, _options.PublicationName));
+            var (start, snapshot) = await ChooseStartAsync(connection, inspection, cancellationToken);
+            var publication = inspection.Publication;
+            if (snapshot is null && (publication?.MarkedSlot != _options.SlotName || publication.SnapshotPending))
+                await NoteSlotOnPublicationAsync(connection, publication?.Comment, cancellationToken);
+            return new PostgresPlan(inspection.ColumnTypes, ChooseBinary(inspection), start, new CatalogSnapshot(inspection, _options.PublicationName))
+            {
+                Snapshot = snapshot,
+            };
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             throw PostgresErrors.Translate(e, _options.ConnectionString, _options.SlotName);
         }
+    }
+
+    /// <summary>
+    /// Where streaming starts: the existing slot; a new slot now; or, when tables publish their existing rows, a new slot
+    /// the stream creates with a snapshot (a first start), or the existing rows read again before the existing slot (a
+    /// first start's snapshot that Kafka did not acknowledge in full).
+    /// </summary>
+    async Task<(string Start, SnapshotPlan? Snapshot)> ChooseStartAsync(NpgsqlConnection connection, PostgresInspection inspection,
+        CancellationToken cancellationToken)
+    {
+        var tables = SnapshotTables(Tables, inspection);
+        if (inspection.Slot is { } slot)
+        {
+            var start = UseSlot(slot);
+            return inspection.Publication?.SnapshotPending == true && tables.Count > 0 && slot.ConfirmedLsn is { } confirmed
+                ? (start, new SnapshotPlan(CreateSlot: false, Lsn.ToPosition(NpgsqlTypes.NpgsqlLogSequenceNumber.Parse(confirmed)), tables))
+                : (start, null);
+        }
+        if (tables.Count == 0 || inspection.SlotLost)
+            return (await CreateSlotAsync(cancellationToken), null);
+        await NoteSnapshotPendingAsync(connection, cancellationToken);
+        return ("the consistent point of a slot created with a snapshot of the existing rows", new SnapshotPlan(CreateSlot: true, SourcePosition.None, tables));
     }
 
     /// <summary>Warnings are logged; failures, all of them, stop the relay with what to run.</summary>
@@ -68,7 +95,7 @@ public sealed class PostgresOutboxSource(
         try
         {
             await connection.Open(cancellationToken);
-            return new PostgresOutboxStream(connection, _options, Tables, prepared, new CatalogWatch(_options, prepared.Catalog), _logger);
+            return new PostgresOutboxStream(connection, _options, Tables, Messages, prepared, new CatalogWatch(_options, prepared.Catalog), metrics, _logger);
         }
         catch (Exception e)
         {
@@ -96,7 +123,7 @@ public sealed class PostgresOutboxSource(
         {
             var reachable = PreflightCheck.Pass("database reachable",
                 $"PostgreSQL {connection.PostgreSqlVersion} at {connection.Host}:{connection.Port}, database {connection.Database}");
-            var inspection = await new PostgresPrerequisites(_options, Tables).InspectAsync(connection, cancellationToken);
+            var inspection = await new PostgresPrerequisites(_options, Tables, Messages).InspectAsync(connection, cancellationToken);
             return [reachable, .. inspection.Findings];
         }
     }
@@ -134,11 +161,13 @@ public sealed class PostgresOutboxSource(
         var tableList = string.Join(", ", Tables.Select(Sql.Quote));
         // A partitioned outbox is published under its own name (PostgreSQL 13+), not its partitions'.
         var with = viaRoot ? "publish = 'insert', publish_via_partition_root = true" : "publish = 'insert'";
-        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Sql.QuoteIdentifier(name)} FOR TABLE {tableList} WITH ({with})", connection);
+        // Messages only (the table-less outbox): pgoutput still needs a publication, one without tables.
+        var forTables = Tables.Count > 0 ? $" FOR TABLE {tableList}" : "";
+        await using var create = new NpgsqlCommand($"CREATE PUBLICATION {Sql.QuoteIdentifier(name)}{forTables} WITH ({with})", connection);
         try
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
-            Log.PublicationCreated(_logger, name, tableList);
+            Log.PublicationCreated(_logger, name, Tables.Count > 0 ? tableList : "no tables (messages only)");
             return true;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
@@ -168,41 +197,17 @@ public sealed class PostgresOutboxSource(
     }
 
     /// <returns>Where the new slot starts (its consistent point).</returns>
-    async Task<string> CreateSlotAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    async Task<string> CreateSlotAsync(CancellationToken cancellationToken)
     {
-        var slot = _options.SlotName;
         await using var replication = new LogicalReplicationConnection(_options.ConnectionString);
         await replication.Open(cancellationToken);
-        // Creating a slot waits for every transaction with an id open at that moment: one left open would make it
-        // wait for ever, so give it a while, then name the transactions to end.
-        using var patience = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        patience.CancelAfter(_options.SlotCreationTimeout);
-        try
+        if (await ReplicationSlots.CreateAsync(replication, _options, LogicalSlotSnapshotInitMode.NoExport, cancellationToken) is not { } created)
         {
-            var created = await replication.CreatePgOutputReplicationSlot(slot, temporarySlot: false,
-                slotSnapshotInitMode: LogicalSlotSnapshotInitMode.NoExport, cancellationToken: patience.Token);
-            Log.SlotCreated(_logger, slot, created.ConsistentPoint.ToString());
-            return created.ConsistentPoint.ToString();
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateObject)
-        {
-            Log.SlotCreatedConcurrently(_logger, slot);
+            Log.SlotCreatedConcurrently(_logger, _options.SlotName);
             return "the slot's confirmed position";
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ConfigurationLimitExceeded)
-        {
-            throw new RelayConfigurationException(
-                $"{PostgresSourceOptions.Section}:SlotName: cannot create replication slot '{slot}': {e.MessageText}. " +
-                "Raise max_replication_slots (restart needed) or drop an unused slot.", e);
-        }
-        catch (Exception e) when (patience.IsCancellationRequested && !cancellationToken.IsCancellationRequested && e is OperationCanceledException or NpgsqlException)
-        {
-            var blockers = await PostgresPrerequisites.OpenTransactionsAsync(connection, _options.SlotCreationTimeout, CancellationToken.None);
-            throw new RelayConfigurationException(
-                $"{PostgresSourceOptions.Section}:SlotName: creating replication slot '{slot}' waited {_options.SlotCreationTimeout.TotalSeconds:0} s for transactions " +
-                $"that were open when it began: {(blockers.Count == 0 ? "(they have ended since; start again)" : PostgresPrerequisites.Describe(blockers))}. " +
-                (blockers.Count == 0 ? "" : $"End them ({string.Join("; ", blockers.Select(b => $"SELECT pg_terminate_backend({b.Pid})"))}) or let them finish, then start again."), e);
-        }
+        Log.SlotCreated(_logger, _options.SlotName, created.ConsistentPoint.ToString());
+        return created.ConsistentPoint.ToString();
     }
 
     /// <summary>
@@ -211,22 +216,45 @@ public sealed class PostgresOutboxSource(
     /// </summary>
     async Task NoteSlotOnPublicationAsync(NpgsqlConnection connection, string? existingComment, CancellationToken cancellationToken)
     {
-        if (existingComment is not null && !existingComment.StartsWith("Relay streams this publication", StringComparison.Ordinal))
+        if (!PublicationNote.IsRelays(existingComment))
         {
             Log.SlotNotNoted(_logger, _options.PublicationName, "the publication has a comment of its own, which Relay keeps");
             return;
         }
-        var note = PostgresPrerequisites.SlotNote(_options.SlotName).Replace("'", "''");
-        await using var comment = new NpgsqlCommand($"COMMENT ON PUBLICATION {Sql.QuoteIdentifier(_options.PublicationName)} IS '{note}'", connection);
         try
         {
-            await comment.ExecuteNonQueryAsync(cancellationToken);
+            await PublicationNote.WriteAsync(connection, _options.PublicationName, PublicationNote.Slot(_options.SlotName), cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             Log.SlotNotNoted(_logger, _options.PublicationName, $"{e.MessageText}; make Relay's role the publication's owner");
         }
     }
+
+    /// <summary>
+    /// Before a first start's slot exists: notes that its snapshot is pending, so that a relay stopped before Kafka
+    /// acknowledged the snapshot reads it again. Without the note that could not be known, so a failure stops the start.
+    /// </summary>
+    async Task NoteSnapshotPendingAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PublicationNote.WriteAsync(connection, _options.PublicationName, PublicationNote.SnapshotPending(_options.SlotName), cancellationToken);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new RelayConfigurationException(
+                $"{PostgresSourceOptions.Section}:PublicationName: Relay records on publication '{_options.PublicationName}' whether its first-start snapshot " +
+                $"completed, and may not ({e.MessageText}): make Relay's role the publication's owner, or set PublishExistingRowsOnFirstStart to false.", e);
+        }
+    }
+
+    /// <summary>The tables whose existing rows this start publishes, with how to read them.</summary>
+    static List<SnapshotTable> SnapshotTables(IEnumerable<OutboxTableMapping> tables, PostgresInspection inspection) =>
+        tables.Where(t => t.PublishExistingRowsOnFirstStart)
+            .Select(t => new SnapshotTable(t, FirstStartSnapshot.OrderColumn(t, inspection.TableColumns[t.QualifiedName]),
+                t.Columns.Select(c => inspection.ColumnTypes.TryGetValue((t.QualifiedName, c.Name), out var type) && type.BaseOid == PgValues.ByteaOid).ToArray()))
+            .ToList();
 }
 
 /// <summary>What <see cref="PostgresOutboxSource.PrepareAsync"/> found for the stream it opens next.</summary>
@@ -235,4 +263,8 @@ public sealed class PostgresOutboxSource(
 /// <param name="StartsAt">Where the slot stands (for the "streaming from" log line).</param>
 /// <param name="Catalog">The tables and publication as found, watched while streaming (<see cref="CatalogWatch"/>).</param>
 sealed record PostgresPlan(IReadOnlyDictionary<(string Table, string Column), PgType> ColumnTypes, bool BinaryValues, string StartsAt,
-    CatalogSnapshot Catalog) : SourcePlan;
+    CatalogSnapshot Catalog) : SourcePlan
+{
+    /// <summary>Existing rows to publish before streaming (a first start of tables that ask for it), or null.</summary>
+    public SnapshotPlan? Snapshot { get; init; }
+}

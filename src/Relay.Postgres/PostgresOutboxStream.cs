@@ -20,9 +20,16 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly ILogger _logger;
     readonly PgOutputDecoder _decoder;
     readonly bool _binary;
+    // Whether pgoutput is asked for logical decoding messages (only when prefixes are configured: PostgreSQL 14+).
+    readonly bool _messagePrefixes;
     byte[] _buffer = new byte[BufferSize];
     readonly CancellationTokenSource _lifetime = new();
-    readonly string _startsAt;
+    string _startsAt;
+    readonly PostgresMetrics _metrics;
+    // The first-start snapshot, if this stream publishes one; its boundary once read, and whether its completion is noted.
+    readonly SnapshotPlan? _snapshot;
+    SourcePosition? _snapshotBoundary;
+    bool _snapshotNoted;
     readonly CatalogWatch _catalog;
     SourcePosition _confirmed;
     IAsyncEnumerator<XLogDataMessage>? _messages;
@@ -35,16 +42,20 @@ sealed class PostgresOutboxStream : IOutboxStream
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
-        IReadOnlyList<OutboxTableMapping> tables, PostgresPlan plan, CatalogWatch catalog, ILogger logger)
+        IReadOnlyList<OutboxTableMapping> tables, IReadOnlyList<OutboxTableMapping> messages, PostgresPlan plan, CatalogWatch catalog,
+        PostgresMetrics metrics, ILogger logger)
     {
+        _metrics = metrics;
+        _snapshot = plan.Snapshot;
         _catalog = catalog;
         _startsAt = plan.StartsAt;
         _connection = connection;
         _options = options;
         _logger = logger;
         _binary = plan.BinaryValues;
+        _messagePrefixes = messages.Count > 0;
         _decoder = new PgOutputDecoder(tables, plan.ColumnTypes, (table, absent) =>
-            Log.ColumnsAbsent(_logger, table.QualifiedName, string.Join(", ", absent.Select(c => $"{c.Name} ({c.ConfigurationKey})"))));
+            Log.ColumnsAbsent(_logger, table.QualifiedName, string.Join(", ", absent.Select(c => $"{c.Name} ({c.ConfigurationKey})"))), messages);
     }
 
     public string Format(SourcePosition position) => Lsn.Format(position);
@@ -52,9 +63,10 @@ sealed class PostgresOutboxStream : IOutboxStream
     /// <summary>
     /// A row's position is its transaction's commit LSN; decoding skips transactions whose commit record lies before the
     /// slot's confirmed position, so advancing the slot one byte past it skips exactly that transaction (run it with
-    /// Relay stopped).
+    /// Relay stopped). A row of the first-start snapshot (at or before its boundary) was read from the table, not the
+    /// slot: it has no such step (fix or delete the row).
     /// </summary>
-    public string DescribeSkip(SourcePosition position) =>
+    public string? DescribeSkip(SourcePosition position) => _snapshotBoundary is { } boundary && position <= boundary ? null :
         $"with Relay stopped, SELECT pg_replication_slot_advance('{_options.SlotName}', '{Lsn.Format(new SourcePosition(position.Commit + 1))}')";
 
     public SourcePosition Received => Lsn.ToPosition(_connection.LastReceivedLsn);
@@ -73,13 +85,23 @@ sealed class PostgresOutboxStream : IOutboxStream
 
     async Task ReadMessagesAsync(IOutboxSink sink, CancellationToken stopReading)
     {
+        if (_messages is not null || _snapshotBoundary is not null)
+            throw new InvalidOperationException("A replication stream is read once.");
+        if (_snapshot is not null)
+        {
+            // Before START_REPLICATION: on a first start the slot is created on this connection, and its exported
+            // snapshot lives only until this connection's next command.
+            var (boundary, startedAt) = await new FirstStartSnapshot(_options, _snapshot, _metrics, _logger).PublishAsync(_connection, sink, stopReading);
+            _snapshotBoundary = boundary;   // before the commit: its confirmation may follow at once, and must know it
+            await sink.OnCommitAsync(boundary, startedAt, stopReading);
+            if (_snapshot.CreateSlot)
+                _startsAt = Lsn.Format(boundary);
+        }
         if (_options.HeartbeatInterval is { } heartbeat && heartbeat > TimeSpan.Zero)
             _heartbeat = EmitHeartbeatsAsync(heartbeat, _lifetime.Token);
-        if (_messages is not null)
-            throw new InvalidOperationException("A replication stream is read once.");
         _messages = _connection
             .StartLogicalReplication(new PgOutputReplicationSlot(_options.SlotName), _lifetime.Token, walLocation: null,
-                PluginOptions(_options.PublicationName, _binary))
+                PluginOptions(_options.PublicationName, _binary, _messagePrefixes))
             .GetAsyncEnumerator(_lifetime.Token);
         Log.StreamingStarted(_logger, _options.SlotName, _options.PublicationName, _startsAt, _binary ? "binary" : "text");
 
@@ -134,7 +156,7 @@ sealed class PostgresOutboxStream : IOutboxStream
             case PgOutputDecoder.Result.Begin:
                 _inTransaction = true;
                 break;
-            case PgOutputDecoder.Result.Insert:
+            case PgOutputDecoder.Result.Insert or PgOutputDecoder.Result.Message:
                 await sink.OnRowAsync(_decoder.Row, stopReading);
                 break;
             case PgOutputDecoder.Result.Commit:
@@ -174,13 +196,18 @@ sealed class PostgresOutboxStream : IOutboxStream
             $"{_options.PublicationName} DROP TABLE {qualified} instead.");
     }
 
-    /// <summary>pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, and binary values when chosen (14+).</summary>
-    internal static IEnumerable<KeyValuePair<string, string?>> PluginOptions(string publication, bool binary)
+    /// <summary>
+    /// pgoutput's options: protocol 1 (PostgreSQL 10+), the publication, binary values when chosen (14+), and logical
+    /// decoding messages when prefixes are configured (14+; pgoutput then sends every prefix, the decoder keeps Relay's).
+    /// </summary>
+    internal static IEnumerable<KeyValuePair<string, string?>> PluginOptions(string publication, bool binary, bool messages = false)
     {
         yield return new("proto_version", "1");
         yield return new("publication_names", $"\"{publication}\"");
         if (binary)
             yield return new("binary", "true");
+        if (messages)
+            yield return new("messages", "true");
     }
 
     /// <summary>Copies one message into the reused buffer (growing it for a message larger than the buffer).</summary>
@@ -254,6 +281,20 @@ sealed class PostgresOutboxStream : IOutboxStream
                 $"'{_options.PublicationName}' (ALTER PUBLICATION {_options.PublicationName} ADD TABLE …, SET (publish = 'insert'), or drop the slot " +
                 $"(SELECT pg_drop_replication_slot('{_options.SlotName}')) if the publication is gone), re-publish the outbox rows committed since " +
                 $"{_catalog.LastIntact:u}, then start Relay (docs/operations.md, \"Outbox table or publication changed\").");
+        }
+        if (_snapshotBoundary is { } boundary && position >= boundary && !_snapshotNoted)
+        {
+            // Every message of the snapshot is acknowledged: note it before the slot may move past the boundary.
+            await FirstStartSnapshot.NoteCompleteAsync(_options, cancellationToken);
+            _snapshotNoted = true;
+            _metrics.SnapshotPending(false);
+            Log.SnapshotCompleted(_logger, Lsn.Format(boundary), _options.PublicationName);
+        }
+        if (_snapshotBoundary is { } before && position <= before)
+        {
+            // The snapshot's own commit: the slot already stands there, and streaming may not have begun.
+            _confirmed = position;
+            return;
         }
         _connection.SetReplicationStatus(Lsn.FromPosition(position));
         await _connection.SendStatusUpdate(cancellationToken);

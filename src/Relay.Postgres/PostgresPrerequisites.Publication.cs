@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Npgsql;
 using Relay.Core;
 
@@ -8,16 +7,6 @@ namespace Relay.Postgres;
 sealed partial class PostgresPrerequisites
 {
     const string PublicationKey = PostgresSourceOptions.Section + ":PublicationName", SlotKey = PostgresSourceOptions.Section + ":SlotName";
-
-    /// <summary>
-    /// The note Relay leaves on its publication once it has created its slot (<c>COMMENT ON PUBLICATION</c>): a slot
-    /// that is missing while its publication carries this note was lost (dropped, a failover to a replica without it,
-    /// pg_upgrade before PostgreSQL 17), not never created.
-    /// </summary>
-    public static string SlotNote(string slot) => $"Relay streams this publication through replication slot {slot}.";
-
-    [GeneratedRegex(@"through replication slot (\S+?)\.?$")]
-    private static partial Regex SlotNotePattern();
 
     bool AnyPartitioned => _tables.Values.Any(t => t.Partitioned);
 
@@ -71,7 +60,7 @@ sealed partial class PostgresPrerequisites
                 $"ALTER PUBLICATION {publication} SET (publish = 'insert')"));
         else
             _findings.Add(PreflightCheck.Pass(name, all ? "covers all tables, inserts only" : "covers the outbox tables, inserts only"));
-        return new PublicationState(insert, viaRoot, note is null ? null : SlotNotePattern().Match(note) is { Success: true } m ? m.Groups[1].Value : null, note);
+        return new PublicationState(insert, viaRoot, PublicationNote.MarkedSlot(note), note, PublicationNote.IsSnapshotPending(note));
     }
 
     /// <summary>Whether Relay may and can create the missing publication: it must own the tables and may create in the database.</summary>
@@ -200,7 +189,7 @@ sealed partial class PostgresPrerequisites
     {
         var slot = options.SlotName;
         var name = $"replication slot {slot}";
-        if (publication?.MarkedSlot == slot)
+        if (publication?.MarkedSlot == slot && !publication.SnapshotPending)
         {
             var detail = $"{SlotKey}: replication slot '{slot}' is gone, but Relay streamed publication '{options.PublicationName}' through it before " +
                          "(dropped, a failover to a server without it, or pg_upgrade before PostgreSQL 17): outbox rows committed between its last " +

@@ -9,26 +9,36 @@ namespace Relay.Postgres;
 /// The daemon and <c>relay check</c> both use these findings, so they never disagree: a failure stops the daemon at
 /// start (and is a FAIL in the check), a warning is logged (WARN).
 /// </summary>
-sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables)
+sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadOnlyList<OutboxTableMapping> tables,
+    IReadOnlyList<OutboxTableMapping>? messages = null)
 {
     readonly List<PreflightCheck> _findings = [];
     readonly Dictionary<(string Table, string Column), PgType> _columnTypes = [];
     readonly Dictionary<string, TableFacts> _tables = [];
+    readonly Dictionary<string, IReadOnlySet<string>> _tableColumns = [];
 
     public async Task<PostgresInspection> InspectAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         _findings.Clear();
         _columnTypes.Clear();
         _tables.Clear();
+        _tableColumns.Clear();
         await SettingsAsync(connection, cancellationToken);
         await RoleAsync(connection, cancellationToken);
+        if (messages is { Count: > 0 })
+            _findings.Add(LogicalMessages(connection.PostgreSqlVersion.Major, messages));
         foreach (var table in tables)
             await TableAsync(connection, table, cancellationToken);
         var publication = await PublicationAsync(connection, cancellationToken);
         var slot = await SlotAsync(connection, publication, cancellationToken);
-        var lost = slot is null && publication?.MarkedSlot == options.SlotName;
+        // A missing slot whose first start never finished its snapshot was not lost: that start is simply done again.
+        var lost = slot is null && publication?.MarkedSlot == options.SlotName && !publication.SnapshotPending;
+        await FirstStartSnapshotAsync(connection, publication, slot, lost, cancellationToken);
         return new PostgresInspection(_findings.ToList(), connection.PostgreSqlVersion.Major, connection.Database,
-            new Dictionary<(string, string), PgType>(_columnTypes), new Dictionary<string, TableFacts>(_tables), publication, slot, lost);
+            new Dictionary<(string, string), PgType>(_columnTypes), new Dictionary<string, TableFacts>(_tables), publication, slot, lost)
+        {
+            TableColumns = new Dictionary<string, IReadOnlySet<string>>(_tableColumns),
+        };
     }
 
     static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params object[] parameters)
@@ -109,6 +119,7 @@ sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadO
             }
         }
         var name = $"table {table.QualifiedName}";
+        _tableColumns[table.QualifiedName] = columns;
         if (columns.Count == 0)
         {
             _findings.Add(PreflightCheck.Fail(name,
@@ -137,9 +148,24 @@ sealed partial class PostgresPrerequisites(PostgresSourceOptions options, IReadO
                 (_tables[table.QualifiedName].Partitioned ? " (partitioned: published via its root)" : "")));
     }
 
-    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables, bool viaRoot) =>
-        $"CREATE PUBLICATION {publication} FOR TABLE {string.Join(", ", tables.Select(t => t.QualifiedName))} WITH (publish = 'insert'" +
-        (viaRoot ? ", publish_via_partition_root = true)" : ")");
+    /// <summary>pgoutput sends logical decoding messages from PostgreSQL 14 on (its <c>messages</c> option).</summary>
+    internal static PreflightCheck LogicalMessages(int serverMajorVersion, IReadOnlyList<OutboxTableMapping> messages)
+    {
+        var prefixes = string.Join(", ", messages.Select(m => m.MessagePrefix));
+        return serverMajorVersion >= 14
+            ? PreflightCheck.Pass("logical decoding messages", $"pgoutput sends them on PostgreSQL {serverMajorVersion} (prefixes: {prefixes})")
+            : PreflightCheck.Fail("logical decoding messages",
+                $"{OutboxOptions.Section}:Messages: pgoutput sends pg_logical_emit_message messages only from PostgreSQL 14 on (its 'messages' option); " +
+                $"this server is PostgreSQL {serverMajorVersion}, so messages with prefix(es) {prefixes} would never reach Relay",
+                $"upgrade the server to PostgreSQL 14 or later, or write the events to an outbox table (remove {OutboxOptions.Section}:Messages)");
+    }
+
+    internal static string CreatePublicationStatement(string publication, IEnumerable<OutboxTableMapping> tables, bool viaRoot)
+    {
+        var list = string.Join(", ", tables.Select(t => t.QualifiedName));
+        return $"CREATE PUBLICATION {publication}{(list.Length > 0 ? $" FOR TABLE {list}" : "")} WITH (publish = 'insert'" +
+               (viaRoot ? ", publish_via_partition_root = true)" : ")");
+    }
 }
 
 /// <summary>What <see cref="PostgresPrerequisites"/> found: the findings, and the facts the source acts on.</summary>
@@ -155,13 +181,19 @@ sealed record PostgresInspection(
 {
     /// <summary>When the catalog was read (UTC).</summary>
     public DateTime InspectedAt { get; } = DateTime.UtcNow;
+
+    /// <summary>Each outbox table's columns (none when it does not exist).</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>> TableColumns { get; init; } = new Dictionary<string, IReadOnlySet<string>>();
 }
 
 /// <summary>An outbox table as the catalog has it: its OID, whether it is partitioned, whether this role owns it.</summary>
 sealed record TableFacts(uint Oid, bool Partitioned, bool Owned, string Owner);
 
-/// <summary>The publication as found: what it publishes, and the slot Relay noted on it (see <see cref="PostgresPrerequisites"/>).</summary>
-sealed record PublicationState(bool Insert, bool ViaRoot, string? MarkedSlot, string? Comment);
+/// <summary>
+/// The publication as found: what it publishes, the slot Relay noted on it, and whether that note says the slot's
+/// first-start snapshot has not completed (see <see cref="PublicationNote"/>).
+/// </summary>
+sealed record PublicationState(bool Insert, bool ViaRoot, string? MarkedSlot, string? Comment, bool SnapshotPending = false);
 
 /// <summary>The slot as the catalog shows it: its confirmed position and the PID of the process streaming from it, if any.</summary>
 sealed record SlotState(string? ConfirmedLsn, int? ActivePid);

@@ -11,6 +11,7 @@ public static class SqlServerServiceCollectionExtensions
     {
         services.AddOptions<SqlServerSourceOptions>().BindConfiguration(SqlServerSourceOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SqlServerSourceOptions>, SqlServerSourceOptionsValidator>();
+        services.AddSingleton<IValidateOptions<OutboxOptions>, SqlServerOutboxRules>();
         services.AddSingleton<IOutboxSource, SqlServerOutboxSource>();
         services.AddHostedService<CaptureMonitor>();
         return services;

@@ -46,7 +46,7 @@ static class Preflight
         };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         results.AddRange(await services.GetRequiredService<IOutboxSource>().CheckAsync(timeout.Token));
-        results.AddRange(CheckKafka(services.GetRequiredService<IOptions<KafkaOptions>>().Value, services.GetRequiredService<OutboxMapping>().Tables));
+        results.AddRange(CheckKafka(services.GetRequiredService<IOptions<KafkaOptions>>().Value, services.GetRequiredService<OutboxMapping>().All.ToList()));
         return Report(results);
     }
 

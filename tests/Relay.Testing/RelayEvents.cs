@@ -51,6 +51,10 @@ public static class RelayEvents
     public const int SlotNotNoted = 2013;
     public const int ColumnsAbsent = 2014;
     public const int UnconfiguredTableSkipped = 2015;
+    public const int SnapshotStarting = 2020;
+    public const int SnapshotTableRead = 2021;
+    public const int SnapshotRestarted = 2022;
+    public const int SnapshotCompleted = 2023;
 
     // src/Relay.SqlServer/Log.cs (3000–3999): the SQL Server CDC source.
     public const int ReadingInstance = 3000;

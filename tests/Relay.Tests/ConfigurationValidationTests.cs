@@ -83,6 +83,16 @@ public class ConfigurationValidationTests
     }
 
     [Fact]
+    public void postgresql_only_outbox_features_are_refused_with_sql_server_naming_their_keys()
+    {
+        var failures = Failures(("Relay:Source", "SqlServer"), ("Relay:SqlServer:ConnectionString", "Server=db;User Id=relay;Password=s3cret"),
+            ("Relay:Outbox:Messages:0:Prefix", "outbox"), ("Relay:Outbox:Tables:0:PublishExistingRowsOnFirstStart", "true"));
+        Assert.Contains(failures, f => f.StartsWith("Relay:Outbox:Messages: pg_logical_emit_message prefixes are a PostgreSQL feature", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Relay:Outbox:Tables:0:PublishExistingRowsOnFirstStart: is a PostgreSQL feature", StringComparison.Ordinal));
+        Assert.Empty(Failures(("Relay:Outbox:Messages:0:Prefix", "outbox"), ("Relay:Outbox:Tables:0:PublishExistingRowsOnFirstStart", "true")));
+    }
+
+    [Fact]
     public void an_unknown_source_is_refused_by_name()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:Source"] = "Oracle" }).Build();

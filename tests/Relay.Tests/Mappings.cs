@@ -14,6 +14,15 @@ static class Mappings
         return mapping!;
     }
 
+    /// <summary>A message prefix that must resolve without a problem.</summary>
+    public static OutboxTableMapping Message(OutboxMessageOptions options, int index = 0)
+    {
+        var problems = new List<string>();
+        var mapping = OutboxTableMapping.Create(options, index, problems);
+        Assert.Empty(problems);
+        return mapping!;
+    }
+
     /// <summary>Every problem of one table, on one line each.</summary>
     public static string Problems(OutboxTableOptions options, int index = 0)
     {

@@ -133,6 +133,70 @@ public class PgOutputDecoderTests
         Assert.Contains(new KeyValuePair<string, string?>("publication_names", "\"relay_outbox\""), PostgresOutboxStream.PluginOptions("relay_outbox", false));
     }
 
+    static readonly OutboxTableMapping Messages = Mappings.Message(new OutboxMessageOptions { Prefix = "outbox" });
+
+    [Fact]
+    public void a_message_of_a_configured_prefix_decodes_into_a_row_at_its_transactions_position()
+    {
+        var decoder = new PgOutputDecoder([Outbox], messages: [Messages]);
+        decoder.Decode(Begin(finalLsn: 0x5000, commitMicroseconds: 2_000_000));
+        var content = """{"id": "m-1", "aggregatetype": "Order", "aggregateid": "o-1", "type": "Created", "payload": {"n": 1}}""";
+        Assert.Equal(PgOutputDecoder.Result.Message, decoder.Decode(LogicalMessage(transactional: true, lsn: 0x4F00, "outbox", content)));
+
+        var row = decoder.Row;
+        Assert.Same(Messages, row.Table);
+        Assert.Null(row.Problem);
+        Assert.Equal(new SourcePosition(0x5000), row.Position);   // the commit's, like a row's
+        Assert.Equal("m-1", Utf8(row[Messages.EventIdColumn]));
+        Assert.Equal("o-1", Utf8(row[Messages.KeyColumn]));
+        Assert.Equal("""{"n": 1}""", Utf8(row[Messages.PayloadColumn]));
+
+        // An insert after it in the same transaction is not marked by the message's state.
+        decoder.Decode(Relation(1, "public", "outbox", Columns));
+        decoder.Decode(Insert(1, Textual("id"), Textual("Order"), Textual("o-1"), Textual("T"), Textual("{}"), Null()));
+        Assert.Null(decoder.Row.Problem);
+    }
+
+    [Fact]
+    public void messages_of_other_prefixes_and_relays_heartbeat_are_skipped()
+    {
+        var decoder = new PgOutputDecoder([Outbox], messages: [Messages]);
+        Assert.Equal(PgOutputDecoder.Result.Other, decoder.Decode(LogicalMessage(transactional: false, lsn: 0x10, "relay.heartbeat", "")));
+        Assert.Equal(PgOutputDecoder.Result.Other, decoder.Decode(LogicalMessage(transactional: true, lsn: 0x20, "outbox.other", "{}")));
+        Assert.Equal(PgOutputDecoder.Result.Other, new PgOutputDecoder([Outbox]).Decode(LogicalMessage(true, 0x30, "outbox", "{}")));
+    }
+
+    [Fact]
+    public void a_non_transactional_message_of_a_configured_prefix_is_refused_at_its_own_position_with_its_whole_content()
+    {
+        var decoder = new PgOutputDecoder([], messages: [Messages]);
+        var content = """{"id": "m-9", "aggregateid": "o-1", "payload": {"n": 9}, "extra": 1}""";
+        Assert.Equal(PgOutputDecoder.Result.Message, decoder.Decode(LogicalMessage(transactional: false, lsn: 0x16B3748, "outbox", content)));
+        Assert.Equal(new SourcePosition(0x16B3748), decoder.Row.Position);
+        Assert.StartsWith("it was emitted non-transactionally (pg_logical_emit_message(false, …))", decoder.Row.Problem);
+        Assert.EndsWith("(message at 0/16B3748)", decoder.Row.Problem);
+        Assert.Equal("m-9", Utf8(decoder.Row[Messages.EventIdColumn]));
+        Assert.Equal(content, Utf8(decoder.Row[Messages.PayloadColumn]));
+    }
+
+    [Fact]
+    public void a_message_that_is_not_json_names_its_position()
+    {
+        var decoder = new PgOutputDecoder([], messages: [Messages]);
+        decoder.Decode(Begin(finalLsn: 0x6000, commitMicroseconds: 1));
+        Assert.Equal(PgOutputDecoder.Result.Message, decoder.Decode(LogicalMessage(true, 0x5F00, "outbox", "{oops")));
+        Assert.StartsWith("its content is not valid JSON (", decoder.Row.Problem);
+        Assert.EndsWith("(message at 0/5F00)", decoder.Row.Problem);
+        Assert.Equal(new SourcePosition(0x6000), decoder.Row.Position);
+    }
+
+    [Fact]
+    public void pgoutput_is_asked_for_messages_only_when_prefixes_are_configured()
+    {
+        Assert.Contains(new KeyValuePair<string, string?>("messages", "true"), PostgresOutboxStream.PluginOptions("p", binary: false, messages: true));
+        Assert.DoesNotContain(PostgresOutboxStream.PluginOptions("p", binary: false), o => o.Key == "messages");
+    }
+
     static string? Utf8(byte[]? value) => value is null ? null : Encoding.UTF8.GetString(value);
 
     // ---- pgoutput protocol version 1, as documented -------------------------------------------------------------------
@@ -163,6 +227,10 @@ public class PgOutputDecoderTests
 
     static byte[] Insert(uint relation, params byte[][] values) =>
         [(byte)'I', .. BigEndian(relation), (byte)'N', .. BigEndian((ushort)values.Length), .. values.SelectMany(v => v)];
+
+    static byte[] LogicalMessage(bool transactional, ulong lsn, string prefix, string content) =>
+        [(byte)'M', transactional ? (byte)1 : (byte)0, .. BigEndian(lsn), .. CString(prefix),
+            .. BigEndian((uint)Encoding.UTF8.GetByteCount(content)), .. Encoding.UTF8.GetBytes(content)];
 
     static byte[] Textual(string value) => [(byte)'t', .. BigEndian((uint)Encoding.UTF8.GetByteCount(value)), .. Encoding.UTF8.GetBytes(value)];
     static byte[] Binary(byte[] value) => [(byte)'b', .. BigEndian((uint)value.Length), .. value];

@@ -34,6 +34,8 @@ public static class OutboxEventRouter
 
         string? problem = null;
         topic = table.FixedTopic ?? table.TopicTemplate!.Render(row, out problem);
+        if (row.Problem is not null)
+            return row.Problem;   // found by the source (e.g. a message that is not JSON): its fields mean nothing
         if (problem is not null)
             return problem;
         if (message.Key is null)

@@ -124,7 +124,7 @@ sealed class OutboxDispatcher(
         var (table, topic, message) = (context.Table, context.Topic, context.Message);
         if (table.Options.OnUnpublishableRow == UnpublishableRowPolicy.Stop)
         {
-            var error = new OutboxRowException(table.QualifiedName, context.EventIdText, reason,
+            var error = new OutboxRowException(table.RowDescription, context.EventIdText, reason,
                 positions.Format(context.Position), positions.DescribeSkip(context.Position));
             metrics.PublishError("unpublishable_row");
             tracker.Fail(context.Sequence, error);
@@ -194,7 +194,7 @@ sealed class OutboxDispatcher(
     Exception DeadLetterTopicRefused(RowContext context, Error error)
     {
         var topic = context.Table.Options.DeadLetterTopic;
-        var stop = new OutboxRowException(context.Table.QualifiedName, context.EventIdText,
+        var stop = new OutboxRowException(context.Table.RowDescription, context.EventIdText,
             $"its dead-letter topic {topic} refused it too ({error.Code}: {error.Reason}); grant WRITE on {topic} or create it",
             positions.Format(context.Position), positions.DescribeSkip(context.Position));
         metrics.PublishError("unpublishable_row");

@@ -35,7 +35,7 @@ sealed class RelaySupervisor(
     {
         // Let the host finish starting before the first (possibly slow) connection.
         await Task.Yield();
-        var tables = outbox.Tables;
+        var tables = outbox.All.ToList();
         Log.Starting(logger, source.GetType().Name, tables.Count, string.Join(", ", tables.Select(t => t.QualifiedName)));
         status.Set(RelayState.Starting);
         var backoff = new Backoff(Settings.RestartDelay, Settings.MaxRestartDelay);

@@ -132,7 +132,7 @@ sealed class RepublishSession(RepublishArguments arguments, OutboxTableMapping t
     string Describe(Exception failure) => failure switch
     {
         OutboxRowException row =>
-            $"a row of {row.Table} (event id {row.EventId ?? "NULL"}, {row.Position}) cannot be published: {row.Reason}. Under " +
+            $"a row of {table.QualifiedName} (event id {row.EventId ?? "NULL"}, {row.Position}) cannot be published: {row.Reason}. Under " +
             $"{table.ConfigurationKey}:OnUnpublishableRow = Stop the run stops there: fix the row or the mapping (or set that key to DeadLetter), then resume.",
         Confluent.Kafka.KafkaException kafka => $"Kafka: {kafka.Error.Code}: {kafka.Error.Reason}.",
         _ => failure.Message,

@@ -65,8 +65,12 @@ public sealed class InProcessRelay : IAsyncDisposable
 
     static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
-    /// <summary>What <c>/metrics</c> shows now (Prometheus text).</summary>
-    public Task<string> ScrapeMetricsAsync() => Http.GetStringAsync($"http://127.0.0.1:{DiagnosticsPort}/metrics");
+    /// <summary>
+    /// What <c>/metrics</c> shows now (Prometheus text), a series without labels written <c>name value</c> (the exporter
+    /// writes an empty <c>{}</c>, which Prometheus reads the same).
+    /// </summary>
+    public async Task<string> ScrapeMetricsAsync() =>
+        (await Http.GetStringAsync($"http://127.0.0.1:{DiagnosticsPort}/metrics")).Replace("{} ", " ", StringComparison.Ordinal);
 
     public async Task StopAsync() => await _host.StopAsync(TimeSpan.FromSeconds(60));
 

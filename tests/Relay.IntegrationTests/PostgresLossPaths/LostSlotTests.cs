@@ -35,7 +35,9 @@ public class LostSlotTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.Equal("Error", lost.Level);
         Assert.Equal(db.SlotName, lost.Property("Slot"));
         Assert.Contains("re-publish", lost.Message);
-        Assert.Contains("relay_replication_slot_recreated 1", await relay.ScrapeMetricsAsync());
+        // The sample line, not the HELP text (which begins "1 when…").
+        Assert.Matches(new System.Text.RegularExpressions.Regex("^relay_replication_slot_recreated 1$", System.Text.RegularExpressions.RegexOptions.Multiline),
+            await relay.ScrapeMetricsAsync());
         Assert.Equal(0, relay.Status.ExitCode);
     }
 
