@@ -22,6 +22,8 @@ sealed class PgOutputDecoder
     readonly IReadOnlyDictionary<(string Table, string Column), PgType> _knownTypes;
     // Per relation id: the mapping, and per column of the relation where its value goes in the row (-1: unused).
     readonly Dictionary<uint, RelationPlan> _relations = [];
+    // Relations described that are not outbox tables (schema, name), until one of their inserts arrives.
+    readonly Dictionary<uint, (string Schema, string Name)> _otherRelations = [];
     readonly Action<OutboxTableMapping, IReadOnlyList<MappedColumn>>? _absentColumns;
     readonly Dictionary<string, OutboxTableMapping> _messagesByPrefix;
 
@@ -45,7 +47,7 @@ sealed class PgOutputDecoder
     /// <summary>The row of the last <see cref="Result.Insert"/>; valid until the next message.</summary>
     public OutboxRow Row { get; }
 
-    /// <summary>The relation of the last <see cref="Result.UnknownTable"/>: published, but not an outbox table of Relay's.</summary>
+    /// <summary>The relation of the last <see cref="Result.UnknownTable"/>: an insert published, but not into an outbox table of Relay's.</summary>
     public (string Schema, string Name) UnknownTable { get; private set; }
 
     /// <summary>End of the last commit: everything before it has been decoded.</summary>
@@ -67,9 +69,10 @@ sealed class PgOutputDecoder
                 CommitEnd = new SourcePosition(BinaryPrimitives.ReadUInt64BigEndian(message[10..]));
                 return Result.Commit;
             case (byte)'R':
-                return OnRelation(message[1..]) ? Result.Other : Result.UnknownTable;
+                OnRelation(message[1..]);
+                return Result.Other;
             case (byte)'I':
-                return ReadInsert(message[1..]) ? Result.Insert : Result.Other;
+                return ReadInsert(message[1..]);
             case (byte)'M':
                 return ReadMessage(message[1..]) ? Result.Message : Result.Other;
             default:
@@ -79,7 +82,7 @@ sealed class PgOutputDecoder
     }
 
     /// <returns>False for a relation that is not an outbox table (its inserts are skipped).</returns>
-    bool OnRelation(ReadOnlySpan<byte> message)
+    void OnRelation(ReadOnlySpan<byte> message)
     {
         // Int32 relation id, String namespace, String name, Int8 replica identity, Int16 column count, then per column
         // Int8 flags, String name, Int32 type OID, Int32 type modifier.
@@ -90,9 +93,11 @@ sealed class PgOutputDecoder
         reader.Skip(1);
         if (!_tablesByName.TryGetValue((schema, name), out var table))
         {
+            // Described, but its inserts may never come: a partition published via its root is described too, its rows
+            // arrive under the root's relation. Only an insert of it says the server publishes rows Relay would skip.
             _relations.Remove(relationId);
-            UnknownTable = (schema, name);
-            return false;
+            _otherRelations[relationId] = (schema, name);
+            return;
         }
         var count = reader.Int16();
         var targets = new int[count];
@@ -119,8 +124,8 @@ sealed class PgOutputDecoder
                 "as the server describes it for these rows (the table was altered while Relay was running).");
         if (absent.Length > 0)
             _absentColumns?.Invoke(table, absent.Select(index => table.Columns[index]).ToList());
+        _otherRelations.Remove(relationId);
         _relations[relationId] = new RelationPlan(table, targets, types, absent);
-        return true;
     }
 
     static int FindColumn(OutboxTableMapping table, string name)
@@ -133,12 +138,18 @@ sealed class PgOutputDecoder
         return -1;
     }
 
-    bool ReadInsert(ReadOnlySpan<byte> message)
+    Result ReadInsert(ReadOnlySpan<byte> message)
     {
         // Int32 relation id, Byte1 'N', TupleData: Int16 column count, then per column Byte1 kind ('n' null,
         // 'u' unchanged TOAST, 't' text, 'b' binary) and for 't'/'b' Int32 length and the bytes.
-        if (!_relations.TryGetValue(BinaryPrimitives.ReadUInt32BigEndian(message), out var plan))
-            return false;
+        var relationId = BinaryPrimitives.ReadUInt32BigEndian(message);
+        if (!_relations.TryGetValue(relationId, out var plan))
+        {
+            if (!_otherRelations.TryGetValue(relationId, out var other))
+                return Result.Other;
+            UnknownTable = other;
+            return Result.UnknownTable;
+        }
         var row = Row;
         row.Table = plan.Table;
         row.Problem = null;
@@ -161,7 +172,7 @@ sealed class PgOutputDecoder
             if (plan.Targets[column] >= 0)
                 row.Values[plan.Targets[column]] = kind == (byte)'b' ? PgValues.FromBinary(plan.Types[column], value) : PgValues.FromText(plan.Types[column], value);
         }
-        return true;
+        return Result.Insert;
     }
 
     bool ReadMessage(ReadOnlySpan<byte> message)

@@ -171,7 +171,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     }
 
     /// <summary>
-    /// The server describes a table Relay does not publish because its inserts follow: a table someone added to Relay's
+    /// The server sends an insert of a table Relay does not publish: a table someone added to Relay's
     /// publication (ALTER PUBLICATION … ADD TABLE, the first step of adding an outbox table) whose rows would be skipped
     /// and confirmed past — lost once Relay is configured for it. Stop before confirming them instead; the relay restarted
     /// with the table configured publishes them. A publication of every table (or schema) publishes tables that are not
@@ -180,7 +180,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     async Task OnUnknownTableAsync((string Schema, string Name) table, CancellationToken cancellationToken)
     {
         var qualified = $"{table.Schema}.{table.Name}";
-        // The server describes a relation again after each invalidation: ask the catalog once per session.
+        // Every insert of such a table arrives here: ask the catalog once per session.
         if (_skippedTables.Contains(qualified))
             return;
         if (!await _catalog.IsListedInPublicationAsync(table.Schema, table.Name, cancellationToken))
