@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Relay's end-to-end benchmark: builds Release, then runs bench/Relay.Bench (drain vs pg_recvlogical, latency at fixed
-# rates with pgbench -R, CPU per event, memory, start-up, one large transaction). Results: bench/results/*.md.
-#   bench/run.sh                                   # the full run (1M rows, 1,000 and 5,000 rows/s × 3, 1 GiB transaction)
-#   bench/run.sh --rows 100000 --big-tx-mib 0      # a quick one
-#   bench/run.sh --set Relay:Kafka:Producer:linger.ms=1
+# Relay's end-to-end benchmark (issue 15): builds Release, then runs bench/Relay.Bench with Relay, the naive reference relay
+# (bench/NaiveRelay) and pg_recvlogical side by side: drain, commit → consumer latency at 1,000 tx/s and in 100-row bursts
+# with 1 and 4 writers, CPU per event by thread, messages per produce request, idle cost, start-up, one large transaction.
+# Results: bench/results/*.md (see bench/README.md).
+#   bench/run.sh                                   # the full run (~20 min on 2 cores)
+#   bench/run.sh --rows 200000 --latency-seconds 10 --latency-runs 1 --burst-seconds 10 --idle-seconds 30 --big-tx-mib 0 \
+#                --results bench/results/quick    # a quick one, for comparing settings
+#   bench/run.sh --only relay --set Relay:Kafka:Producer:linger.ms=5 --env DOTNET_GCgen0size=0x400000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

@@ -70,21 +70,20 @@ static class EmitMessageBench
             Console.WriteLine($"{variant.Name}: {events:N0} events, writer {tps:N0} commits/s, {wal / events:N0} WAL bytes per event");
 
             // The relay drains that backlog from its own slot, as after a restart.
-            var extra = new Dictionary<string, string>(settings.Extra);
+            var extra = new Dictionary<string, string>(settings.RelaySettings);
             if (variant.Messages)
             {
                 extra["Relay__Outbox__Messages__0__Prefix"] = "outbox";
                 extra["Relay__Outbox__Messages__0__Topic"] = topic;
             }
             using var counter = new DeliveryCounter(mock.BootstrapServers, topic, Partitions);
-            var relay = RelayProcess.Start(settings.RelayDll, db.ConnectionString, mock.BootstrapServers, slot, "bench_pub", topic, extra);
-            await relay.WaitForLineAsync("Streaming from slot", TimeSpan.FromSeconds(60));
-            var drained = await relay.WaitUntilAsync(async () => counter.Count >= events && await db.ConfirmedAsync(slot, end), TimeSpan.FromMinutes(20));
+            var relay = RelayUnderTest.Start(RelayKind.Relay, settings with { RelaySettings = extra }, db, mock.BootstrapServers, slot, topic);
+            await relay.WaitForSlotActiveAsync(db, slot);
+            var drained = await relay.WaitUntilAsync(async () => counter.Count >= events && await db.ConfirmedAsync(slot, end), TimeSpan.FromMinutes(20), "the drain");
             var cpu = relay.CpuSeconds();
             // The server's side of the drain: the walsender decoding this variant's WAL for the relay.
             var walsender = await db.SlotPidAsync(slot) is { } walsenderPid ? ProcessCpu.Seconds(walsenderPid) ?? 0 : 0;
-            relay.Terminate();
-            await relay.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            await relay.DisposeAsync();   // SIGTERM, then the wait for its exit
             Console.WriteLine($"{variant.Name}: relay drained {events:N0} in {drained.TotalSeconds:F2} s from process start ({events / drained.TotalSeconds:N0}/s), CPU {cpu * 1e6 / events:F1} µs per event, walsender {walsender * 1e6 / events:F1} µs per event");
             await db.ExecAsync($"SELECT pg_drop_replication_slot('{slot}')");
 

@@ -67,6 +67,36 @@ public sealed class KafkaMockCluster : IDisposable
     /// </summary>
     public void SetTopicError(string topic, int errorCode) => Native.rd_kafka_mock_topic_set_error(_cluster, topic, errorCode);
 
+    /// <summary>From now on the brokers remember each request they receive (see <see cref="TakeRequestCounts"/>).</summary>
+    public void StartRequestTracking() => Native.rd_kafka_mock_start_request_tracking(_cluster);
+
+    /// <summary>
+    /// The requests the brokers received since tracking started or since the last call, counted per broker id and API key
+    /// (0 = Produce, 1 = Fetch), and forgets them: e.g. messages per produce request = messages / Produce requests.
+    /// </summary>
+    public Dictionary<(int Broker, short ApiKey), int> TakeRequestCounts()
+    {
+        var counts = new Dictionary<(int, short), int>();
+        var requests = Native.rd_kafka_mock_get_requests(_cluster, out var count);
+        if (requests == IntPtr.Zero)
+            return counts;
+        try
+        {
+            for (var i = 0; i < (int)count; i++)
+            {
+                var request = Marshal.ReadIntPtr(requests, i * IntPtr.Size);
+                var key = (Native.rd_kafka_mock_request_id(request), Native.rd_kafka_mock_request_api_key(request));
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+            }
+        }
+        finally
+        {
+            Native.rd_kafka_mock_request_destroy_array(requests, count);
+            Native.rd_kafka_mock_clear_requests(_cluster);
+        }
+        return counts;
+    }
+
     static void Check(int error, string what)
     {
         if (error != 0)
@@ -132,6 +162,12 @@ public sealed class KafkaMockCluster : IDisposable
         [DllImport(Library)] public static extern int rd_kafka_mock_broker_set_rtt(IntPtr mcluster, int brokerId, int rttMs);
         [DllImport(Library)] public static extern void rd_kafka_mock_push_request_errors_array(IntPtr mcluster, short apiKey, UIntPtr count, int[] errors);
         [DllImport(Library)] public static extern void rd_kafka_mock_topic_set_error(IntPtr mcluster, [MarshalAs(UnmanagedType.LPUTF8Str)] string topic, int error);
+        [DllImport(Library)] public static extern void rd_kafka_mock_start_request_tracking(IntPtr mcluster);
+        [DllImport(Library)] public static extern IntPtr rd_kafka_mock_get_requests(IntPtr mcluster, out UIntPtr count);
+        [DllImport(Library)] public static extern void rd_kafka_mock_clear_requests(IntPtr mcluster);
+        [DllImport(Library)] public static extern void rd_kafka_mock_request_destroy_array(IntPtr requests, UIntPtr count);
+        [DllImport(Library)] public static extern int rd_kafka_mock_request_id(IntPtr request);
+        [DllImport(Library)] public static extern short rd_kafka_mock_request_api_key(IntPtr request);
 #pragma warning restore SYSLIB1054
     }
 }
