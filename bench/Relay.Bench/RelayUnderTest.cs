@@ -36,7 +36,10 @@ sealed class RelayUnderTest : IAsyncDisposable
         ProcessStartInfo start;
         if (kind == RelayKind.Relay)
         {
-            start = new ProcessStartInfo("dotnet", [settings.RelayDll]);
+            // A self-contained build (--relay path/to/Relay, e.g. composite ReadyToRun) is its own executable.
+            start = settings.RelayDll.EndsWith(".dll", StringComparison.Ordinal)
+                ? new ProcessStartInfo("dotnet", [settings.RelayDll])
+                : new ProcessStartInfo(settings.RelayDll);
             start.Environment["RELAY_CONFIG"] = Path.Combine(root, "appsettings.json");
             start.Environment["Relay__Postgres__ConnectionString"] = db.ConnectionString;
             start.Environment["Relay__Postgres__SlotName"] = slot;

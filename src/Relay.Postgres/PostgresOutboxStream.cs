@@ -39,6 +39,7 @@ sealed class PostgresOutboxStream : IOutboxStream
     readonly HashSet<string> _skippedTables = [];
     SourcePosition _marked;
     Task? _idleTick;
+    TimeSpan _idleWait;
     Task? _heartbeat;
 
     public PostgresOutboxStream(LogicalReplicationConnection connection, PostgresSourceOptions options,
@@ -51,6 +52,7 @@ sealed class PostgresOutboxStream : IOutboxStream
         _startsAt = plan.StartsAt;
         _connection = connection;
         _options = options;
+        _idleWait = options.IdleAcknowledgeInterval;
         _logger = logger;
         _binary = plan.BinaryValues;
         _messagePrefixes = messages.Count > 0;
@@ -134,20 +136,30 @@ sealed class PostgresOutboxStream : IOutboxStream
         {
             // One idle timer at a time, kept across waits until it fires: a new timer per wait would leave
             // thousands scheduled per second when small transactions stream in.
-            _idleTick ??= Task.Delay(_options.IdleAcknowledgeInterval, stopReading);
+            _idleTick ??= Task.Delay(_idleWait, stopReading);
             var first = await Task.WhenAny(move, stopped, _idleTick);
             if (first == move)
+            {
+                _idleWait = _options.IdleAcknowledgeInterval;
                 return await move;
+            }
             if (first == stopped)
             {
                 _pendingMove = move;
                 return false;
             }
             _idleTick = null;
-            if (!_inTransaction)
-                await MarkIdlePositionAsync(sink, stopReading);
+            // While the server's position stands still there is nothing to acknowledge: wait twice as long each time, up
+            // to IdleWaitLimit, so an idle sidecar wakes rarely. Any message or a moved position restores the interval.
+            if (!_inTransaction && await MarkIdlePositionAsync(sink, stopReading))
+                _idleWait = _options.IdleAcknowledgeInterval;
+            else
+                _idleWait = TimeSpan.FromTicks(Math.Min(_idleWait.Ticks * 2, Math.Max(IdleWaitLimit.Ticks, _options.IdleAcknowledgeInterval.Ticks)));
         }
     }
+
+    /// <summary>The longest idle wait once the server's position stood still for a while.</summary>
+    static readonly TimeSpan IdleWaitLimit = TimeSpan.FromSeconds(10);
 
     async ValueTask DispatchAsync(PgOutputDecoder.Result decoded, IOutboxSink sink, CancellationToken stopReading)
     {
@@ -231,13 +243,15 @@ sealed class PostgresOutboxStream : IOutboxStream
     /// processed, so the position can be confirmed once what is in flight is acknowledged: the slot then follows the
     /// server and retained WAL stays bounded. (pg_recvlogical does the same with keepalives.)
     /// </summary>
-    async Task MarkIdlePositionAsync(IOutboxSink sink, CancellationToken cancellationToken)
+    /// <returns>Whether the server's position had moved.</returns>
+    async Task<bool> MarkIdlePositionAsync(IOutboxSink sink, CancellationToken cancellationToken)
     {
         var received = Lsn.ToPosition(_connection.LastReceivedLsn);
         if (received <= _marked)
-            return;
+            return false;
         await sink.OnCommitAsync(received, DateTime.UtcNow, cancellationToken);
         _marked = received;
+        return true;
     }
 
     /// <summary>A WAL record every interval (not part of any transaction), so an idle server still moves the slot.</summary>

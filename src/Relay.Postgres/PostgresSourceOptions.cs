@@ -47,7 +47,8 @@ public sealed class PostgresSourceOptions
 
     /// <summary>
     /// While no outbox row arrives, how often the server's reported WAL position is taken as processed, so the slot's
-    /// confirmed position follows other tables' writes and the server does not retain WAL for Relay. Default 1 s.
+    /// confirmed position follows other tables' writes and the server does not retain WAL for Relay. Default 1 s; while
+    /// the position stands still the wait doubles, up to 10 s, and the next message or move restores it.
     /// </summary>
     public TimeSpan IdleAcknowledgeInterval { get; set; } = TimeSpan.FromSeconds(1);
 

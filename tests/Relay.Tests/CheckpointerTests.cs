@@ -72,6 +72,39 @@ public class CheckpointerTests
     }
 
     [Fact]
+    public async Task an_idle_relay_ticks_at_the_idle_pace_and_the_first_message_after_it_restores_the_busy_pace()
+    {
+        var time = new FakeTimeProvider();
+        var tracker = new CheckpointTracker(100, 1 << 20, time);
+        var status = new RelayStatus(time);
+        var options = new PipelineOptions { ConfirmInterval = TimeSpan.FromSeconds(1), IdleConfirmInterval = TimeSpan.FromSeconds(10) };
+        var checkpointer = new Checkpointer(tracker, new RecordingStream(), options, status, TestMetrics.Create(), new EventLog(), time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        var loop = checkpointer.RunAsync(stop.Token);
+
+        time.Advance(TimeSpan.FromSeconds(1));   // first tick: nothing in flight, nothing to confirm
+        await WaitUntil(() => checkpointer.Quiet);
+        time.Advance(TimeSpan.FromSeconds(9));
+        await Task.Delay(200, Token);
+        Assert.Equal(TimeSpan.FromSeconds(9), status.SinceLastTick);   // no tick at the busy pace
+        time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntil(() => status.SinceLastTick == TimeSpan.Zero);   // the idle pace's tick
+
+        var message = await tracker.ReserveAsync(10, Token);
+        tracker.Commit(new SourcePosition(100));
+        tracker.Acknowledge(message);
+        time.Advance(TimeSpan.FromSeconds(1));   // confirmed at the busy pace, not 10 s later
+        await WaitUntil(() => checkpointer.Confirmed == new SourcePosition(100));
+
+        await WaitUntil(() => checkpointer.Quiet);
+        tracker.Commit(new SourcePosition(200));   // an idle position (nothing in flight) also wakes it
+        time.Advance(TimeSpan.FromSeconds(1));
+        await WaitUntil(() => checkpointer.Confirmed == new SourcePosition(200));
+        await stop.CancelAsync();
+        await loop;
+    }
+
+    [Fact]
     public async Task a_kafka_stall_is_logged_after_the_threshold_and_its_end_when_acknowledgements_resume()
     {
         var time = new FakeTimeProvider();

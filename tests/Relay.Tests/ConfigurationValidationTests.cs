@@ -38,6 +38,8 @@ public class ConfigurationValidationTests
     [InlineData("Relay:Postgres:SlotName", "Relay-Slot", "Relay:Postgres:SlotName: must be 1-63 characters of a-z, 0-9 and _")]
     [InlineData("Relay:Pipeline:MaxInFlightMessages", "0", "Relay:Pipeline:MaxInFlightMessages: MaxInFlightMessages must be between 1 and")]
     [InlineData("Relay:Pipeline:DrainTimeout", "-00:00:05", "Relay:Pipeline:DrainTimeout: must be a positive duration")]
+    [InlineData("Relay:Pipeline:IdleConfirmInterval", "00:00:00", "Relay:Pipeline:IdleConfirmInterval: must be a positive duration")]
+    [InlineData("Relay:Diagnostics:LivenessTimeout", "00:00:20", "Relay:Diagnostics:LivenessTimeout: 00:00:20 is below three times Relay:Pipeline:IdleConfirmInterval")]
     [InlineData("Relay:Kafka:BootstrapServers", "", "Relay:Kafka:BootstrapServers: is required")]
     [InlineData("Relay:Kafka:Producer:acks", "1", "Relay:Kafka:Producer:acks: must be all")]
     [InlineData("Relay:Kafka:Producer:enable.idempotence", "false", "Relay:Kafka:Producer:enable.idempotence: must be true")]

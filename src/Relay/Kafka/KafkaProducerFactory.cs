@@ -46,6 +46,8 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
         // delivery report would only make garbage on the delivery thread. (A producer-only setting: not in BuildConfig,
         // which `relay check` also hands to an admin client.)
         config.DeliveryReportFields = "none";
+        // Delivery reports are served by Relay's own thread (PolledProducer), which sleeps longer between them.
+        config.EnableBackgroundPoll = false;
         // Queue depth, round trips and request errors for /metrics (KafkaStatistics); 0 turns them off.
         config.StatisticsIntervalMs ??= 15_000;
         return config;
@@ -56,12 +58,12 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
 
     /// <param name="onFatalError">Told of a fatal error (the producer must be replaced).</param>
     /// <param name="onError">Told of every error, fatal or not (e.g. all brokers down).</param>
-    public IProducer<byte[]?, byte[]?> Create(Action<Error> onFatalError, Action<Error>? onError = null)
+    public PolledProducer Create(Action<Error> onFatalError, Action<Error>? onError = null)
     {
         var config = BuildProducerConfig(options.Value, pipeline.Value);
         if (config.StatisticsIntervalMs is > 0 and var interval)
             statistics.StaleAfter = TimeSpan.FromMilliseconds(interval * 3.0);
-        return new ProducerBuilder<byte[]?, byte[]?>(config)
+        return new PolledProducer(new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, error) =>
             {
                 onError?.Invoke(error);
@@ -78,7 +80,7 @@ public sealed class KafkaProducerFactory(IOptions<KafkaOptions> options, IOption
             })
             .SetStatisticsHandler((_, json) => statistics.Update(json))
             .SetLogHandler((_, message) => Log.Librdkafka(_logger, ToLevel(message.Level), message.Facility, message.Message))
-            .Build();
+            .Build());
     }
 
     // librdkafka's own errors also reach the error handler above; its log lines are detail for debugging.

@@ -6,7 +6,7 @@ namespace Relay.Options;
 sealed class PipelineOptionsValidator() : SectionOptionsValidator<PipelineOptions>(PipelineOptions.Section)
 {
     protected override IEnumerable<string> Rules(PipelineOptions o) => PositiveDurations(
-        (o.ConfirmInterval, nameof(o.ConfirmInterval)), (o.DrainTimeout, nameof(o.DrainTimeout)),
+        (o.ConfirmInterval, nameof(o.ConfirmInterval)), (o.IdleConfirmInterval, nameof(o.IdleConfirmInterval)), (o.DrainTimeout, nameof(o.DrainTimeout)),
         (o.RestartDelay, nameof(o.RestartDelay)), (o.MaxRestartDelay, nameof(o.MaxRestartDelay)),
         (o.StandbyRetryInterval, nameof(o.StandbyRetryInterval)), (o.StallWarningAfter, nameof(o.StallWarningAfter)));
 }

@@ -71,6 +71,12 @@ public sealed class CheckpointTracker
     /// <summary>The first delivery failure, if any. Once set, nothing after the failed message is ever confirmable.</summary>
     public Exception? Failure { get { lock (_gate) return _failure; } }
 
+    /// <summary>
+    /// Raised when work appears after none was in flight (on the reading thread, outside the lock): a message handed out,
+    /// or a commit confirmable at once (e.g. an idle position).
+    /// </summary>
+    public event Action? Active;
+
     /// <summary>Raised once, on the first failure (from the thread that reported it).</summary>
     public event Action<Exception>? Failed;
 
@@ -82,7 +88,9 @@ public sealed class CheckpointTracker
     {
         while (true)
         {
-            Task wait;
+            long? reserved = null;
+            var wasIdle = false;
+            Task? wait = null;
             lock (_gate)
             {
                 if (_failure is not null)
@@ -90,17 +98,26 @@ public sealed class CheckpointTracker
                 var inFlight = _next - _watermark;
                 if (inFlight < _acknowledged.Length && (inFlight == 0 || _inFlightBytes + bytes <= _maxBytes))
                 {
-                    if (inFlight == 0)
+                    wasIdle = inFlight == 0;
+                    if (wasIdle)
                         Interlocked.Exchange(ref _lastAcknowledged, _time.GetTimestamp());   // a stall counts from here
-                    var sequence = _next++;
-                    _sizes[sequence % _acknowledged.Length] = bytes;
+                    reserved = _next++;
+                    _sizes[reserved.Value % _acknowledged.Length] = bytes;
                     _inFlightBytes += bytes;
-                    return sequence;
                 }
-                _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                wait = _waiter.Task;
+                else
+                {
+                    _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wait = _waiter.Task;
+                }
             }
-            await wait.WaitAsync(cancellationToken);
+            if (reserved is { } sequence)
+            {
+                if (wasIdle)
+                    Active?.Invoke();
+                return sequence;
+            }
+            await wait!.WaitAsync(cancellationToken);
         }
     }
 
@@ -161,6 +178,7 @@ public sealed class CheckpointTracker
     public void Commit(SourcePosition position, DateTime committedAt = default)
     {
         TaskCompletionSource? wake = null;
+        var confirmableAtOnce = false;
         lock (_gate)
         {
             if (position <= _lastCommit)
@@ -172,6 +190,7 @@ public sealed class CheckpointTracker
                 _lastConfirmable = _time.GetTimestamp();
                 wake = _waiter;
                 _waiter = null;
+                confirmableAtOnce = true;
             }
             else if (_latest is { } latest && latest.End == _next)
                 _latest = latest with { Position = position };   // no message since: the newer position replaces it
@@ -183,6 +202,8 @@ public sealed class CheckpointTracker
             }
         }
         wake?.TrySetResult();
+        if (confirmableAtOnce)
+            Active?.Invoke();
     }
 
     /// <summary>Waits until every message handed out is acknowledged, a delivery failed, or the timeout passes.</summary>

@@ -35,10 +35,17 @@ sealed class Checkpointer(
     /// <summary>Raised once when <see cref="Ended"/> is set.</summary>
     public event Action? RunEnded;
 
+    PeriodicTimer? _timer;
+    int _quiet;
+
+    /// <summary>Ticking at the idle pace (<see cref="PipelineOptions.IdleConfirmInterval"/>).</summary>
+    internal bool Quiet => Volatile.Read(ref _quiet) == 1;
+
     /// <summary>Confirms, watches and ticks until <paramref name="stop"/> is cancelled.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(options.ConfirmInterval, time);
+        using var timer = _timer = new PeriodicTimer(options.ConfirmInterval, time);
+        tracker.Active += Wake;
         var lastProgressLog = time.GetTimestamp();
         try
         {
@@ -48,6 +55,7 @@ sealed class Checkpointer(
                 await ConfirmAsync(stop);
                 WatchForStall();
                 status.Tick();
+                PaceTicks();
                 if (time.GetElapsedTime(lastProgressLog) >= ProgressEvery)
                 {
                     lastProgressLog = time.GetTimestamp();
@@ -58,6 +66,39 @@ sealed class Checkpointer(
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+        finally
+        {
+            tracker.Active -= Wake;
+        }
+    }
+
+    /// <summary>
+    /// Ticks every <see cref="PipelineOptions.ConfirmInterval"/> while there is work, every
+    /// <see cref="PipelineOptions.IdleConfirmInterval"/> while there is none: each tick of an idle relay costs it several
+    /// wake-ups (timer, pool threads), and a sidecar is idle most of its life. A leased source renews on every tick.
+    /// </summary>
+    void PaceTicks()
+    {
+        var idle = stream is not ILeasedStream && tracker.InFlightMessages == 0 && tracker.Confirmable <= Confirmed;
+        if (!idle)
+        {
+            Wake();
+            return;
+        }
+        if (Interlocked.Exchange(ref _quiet, 1) == 0 && options.IdleConfirmInterval > options.ConfirmInterval)
+        {
+            _timer!.Period = options.IdleConfirmInterval;
+            // A message may have been handed out between the check above and the quiet flag: do not sleep through it.
+            if (tracker.InFlightMessages > 0 || tracker.Confirmable > Confirmed)
+                Wake();
+        }
+    }
+
+    /// <summary>The first message after an idle spell (from the reading thread): back to the busy pace at once.</summary>
+    void Wake()
+    {
+        if (Interlocked.Exchange(ref _quiet, 0) == 1 && _timer is { } timer)
+            timer.Period = options.ConfirmInterval;
     }
 
     /// <summary>Confirms what is confirmable and newer than what was confirmed; a failure is logged and tried again next time.</summary>

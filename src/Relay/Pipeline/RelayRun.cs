@@ -46,7 +46,7 @@ sealed class RelayRun(
         // A delivery failure or fatal producer error ends reading at once, even if the stream is idle.
         // (Raised on librdkafka's delivery thread: cancel from the pool so no continuation runs on that thread.)
         tracker.Failed += _ => ThreadPool.QueueUserWorkItem(_ => CancelQuietly(stopReading));
-        using var producer = producers.Create(error => tracker.Fail(long.MaxValue, new KafkaException(error)));
+        using var kafka = producers.Create(error => tracker.Fail(long.MaxValue, new KafkaException(error)));
         await using var stream = await source.OpenAsync(plan, stoppingToken);
         (_tracker, _stream) = (tracker, stream);
         onStreaming();
@@ -60,7 +60,7 @@ sealed class RelayRun(
         var confirmLoop = checkpointer.RunAsync(stopReading.Token);
         // Confirmations and stall warnings must not stop unnoticed while reading goes on.
         _ = confirmLoop.ContinueWith(_ => CancelQuietly(stopReading), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        var readFailure = await ReadAsync(stream, new OutboxDispatcher(producer, tracker, stream, metrics, logger, time), stopReading.Token);
+        var readFailure = await ReadAsync(stream, new OutboxDispatcher(kafka.Producer, tracker, stream, metrics, logger, time), stopReading.Token);
         await stopReading.CancelAsync();
         await confirmLoop;
         if (stoppingToken.IsCancellationRequested)

@@ -50,8 +50,8 @@ sealed class RepublishRun(
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
         // Raised on librdkafka's delivery thread: cancel from the pool so no continuation runs on that thread.
         _tracker.Failed += _ => ThreadPool.QueueUserWorkItem(_ => Cancel(stopReading));
-        using var producer = producers.Create(error => _tracker.Fail(long.MaxValue, new KafkaException(error)), error => _lastProducerError = error);
-        _dispatcher = new OutboxDispatcher(producer, _tracker, this, metrics, logger, time, AddedHeaders);
+        using var kafka = producers.Create(error => _tracker.Fail(long.MaxValue, new KafkaException(error)), error => _lastProducerError = error);
+        _dispatcher = new OutboxDispatcher(kafka.Producer, _tracker, this, metrics, logger, time, AddedHeaders);
         using var watching = new CancellationTokenSource();
         using var stalled = new CancellationTokenSource();
         var watchdog = WatchAcknowledgementsAsync(stalled, watching.Token);
