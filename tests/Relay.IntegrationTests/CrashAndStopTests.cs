@@ -1,3 +1,4 @@
+using System.Globalization;
 using Relay.IntegrationTests.Fixtures;
 using Relay.DevServices;
 using Relay.Testing;
@@ -126,6 +127,22 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
         Assert.True(await db.WaitForConfirmedAsync(end, TimeSpan.FromSeconds(30)));
         var duplicates = Delivery.AssertComplete(reader.Messages.ToList(), ids, Payloads.Seq);
         Figures.Report($"SIGTERM mid-stream: {receivedAtStop} delivered before exit, slot at {confirmedAtStop}; after restart {duplicates} duplicates");
+    }
+
+    [Fact]
+    public async Task a_taken_diagnostics_port_stops_start_up_with_exit_code_2_even_while_the_source_connects()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        // The supervisor starts before the endpoints (so that /metrics builds while the source connects): the failure
+        // must still stop the process at once, not leave it streaming without endpoints or hanging.
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Relay:Diagnostics:Address", "127.0.0.1").With("Relay:Diagnostics:Port", port.ToString(CultureInfo.InvariantCulture)));
+        Assert.Equal(2, await relay.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"Invalid configuration: Relay:Diagnostics:Port: cannot listen on 127.0.0.1:{port}", string.Join('\n', relay.Output));
     }
 
     [Fact]
