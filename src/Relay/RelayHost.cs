@@ -28,6 +28,7 @@ static class RelayHost
             builder.Services.AddSerilog((_, logger) => RelayLogging.Configure(logger, builder.Configuration, diagnostics.LogFormat));
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout =
                 builder.Configuration.GetValue("Relay:Pipeline:DrainTimeout", TimeSpan.FromSeconds(30)) + TimeSpan.FromSeconds(10));
+            builder.Services.AddHostedService<DiagnosticsEndpoints>();
             builder.Services.AddRelay(builder.Configuration);
             using var app = builder.Build();
             var status = app.Services.GetRequiredService<RelayStatus>();

@@ -17,8 +17,8 @@ public static class RelayServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the relay: options (each section validated at start by its own validator), the source chosen by
-    /// <c>Relay:Source</c> (which registers and validates its own options), the Kafka producer, metrics, health checks,
-    /// the supervisor that runs the pipeline and the diagnostics endpoints.
+    /// <c>Relay:Source</c> (which registers and validates its own options), the Kafka producer, metrics, health checks and
+    /// the supervisor that runs the pipeline.
     /// </summary>
     public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
     {
@@ -47,8 +47,6 @@ public static class RelayServiceCollectionExtensions
             .AddCheck<LivenessCheck>("live", tags: ["live"])
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         services.AddHostedService<RelaySupervisor>();
-        // Started after the supervisor, so that /metrics (~0.1 s to build) starts while the source connects.
-        services.AddHostedService<DiagnosticsEndpoints>();
         return services;
     }
 

@@ -130,19 +130,19 @@ public class CrashAndStopTests(PostgresFixture postgres, KafkaFixture kafka)
     }
 
     [Fact]
-    public async Task a_taken_diagnostics_port_stops_start_up_with_exit_code_2_even_while_the_source_connects()
+    public async Task a_taken_diagnostics_port_stops_start_up_with_exit_code_2_before_the_database_is_touched()
     {
         await using var db = await postgres.CreateDatabaseAsync();
         await db.CreateOutboxTableAsync();
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
-        // The supervisor starts before the endpoints (so that /metrics builds while the source connects): the failure
-        // must still stop the process at once, not leave it streaming without endpoints or hanging.
         await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
             .With("Relay:Diagnostics:Address", "127.0.0.1").With("Relay:Diagnostics:Port", port.ToString(CultureInfo.InvariantCulture)));
         Assert.Equal(2, await relay.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains($"Invalid configuration: Relay:Diagnostics:Port: cannot listen on 127.0.0.1:{port}", string.Join('\n', relay.Output));
+        // The endpoints start before the relay connects: a relay that cannot serve them leaves no slot holding WAL behind.
+        Assert.Null(await db.ConfirmedFlushLsnAsync());
     }
 
     [Fact]

@@ -37,10 +37,7 @@ sealed class DiagnosticsEndpoints(
     {
         var (address, port) = (options.Value.Address, options.Value.Port);
         if (port == 0)
-        {
-            metrics.StopHoldingCounts();
             return Task.CompletedTask;
-        }
         var prefix = Prefix(address, port);
         _listener.Prefixes.Add(prefix);
         try
@@ -52,10 +49,6 @@ sealed class DiagnosticsEndpoints(
         {
             throw new RelayConfigurationException(
                 $"{DiagnosticsOptions.Section}:Port: cannot listen on {address}:{port} ({e.InnerException?.Message ?? e.Message}). Choose a free port (or 0 to serve no endpoints).");
-        }
-        finally
-        {
-            metrics.StopHoldingCounts();   // an exporter listens now, or the host stops on this failure
         }
         _accepting = AcceptAsync();
         return Task.CompletedTask;

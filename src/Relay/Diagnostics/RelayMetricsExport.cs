@@ -81,9 +81,6 @@ sealed class RelayMetricsExport
         return provider;
     }
 
-    /// <summary>Counting need not wait for <c>/metrics</c> any longer: it listens, or this process will serve none.</summary>
-    public void StopHoldingCounts() => _metrics.SetExportReady();
-
     IEnumerable<Measurement<double>> FromRun(Func<IRunSnapshot, double> figure) =>
         _status.CurrentRun is { } run ? [new(figure(run))] : [];
 

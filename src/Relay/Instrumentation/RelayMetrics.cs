@@ -27,7 +27,6 @@ public sealed class RelayMetrics
     readonly Histogram<double> _commitToAck;
     readonly Histogram<double> _receiveToAck;
     readonly System.Collections.Concurrent.ConcurrentDictionary<OutboxTableMapping, TableMetrics> _tables = new();
-    readonly TaskCompletionSource _exportReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int _sourceConnected;
     int _role;   // 0 none, 1 active, 2 standby
     double _confirmedPosition = double.NaN;
@@ -73,29 +72,12 @@ public sealed class RelayMetrics
 
     public Meter Meter { get; }
 
-    /// <summary>
-    /// Completes once <c>/metrics</c> listens to this meter, or once it will not (no diagnostics port, or it failed to
-    /// start). Counts recorded before an exporter listens are lost, and the exporter starts beside the source's first
-    /// connection rather than before it (it takes ~0.1 s): what counts waits for this first.
-    /// </summary>
-    public Task ExportReady => _exportReady.Task;
-
-    /// <summary>An exporter listens now, or none will: counting may begin.</summary>
-    public void SetExportReady() => _exportReady.TrySetResult();
-
     /// <summary>The per-table counters, tagged once per table rather than per message.</summary>
     public TableMetrics For(OutboxTableMapping table) => _tables.GetOrAdd(table, t => new TableMetrics(t.QualifiedName, _rowsReceived, _messagesPublished, _messagesDeadLettered));
 
     public void PublishError(string kind) => _publishErrors.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
-    /// <summary>A run failed: counted once <see cref="ExportReady"/> (the first run can fail before it).</summary>
-    public void SourceReconnecting()
-    {
-        if (ExportReady.IsCompleted)
-            _sourceReconnects.Add(1);
-        else
-            _ = ExportReady.ContinueWith(_ => _sourceReconnects.Add(1), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-    }
+    public void SourceReconnecting() => _sourceReconnects.Add(1);
 
     public void Acknowledged(TimeSpan sinceCommit, TimeSpan sinceReceived)
     {

@@ -46,8 +46,6 @@ sealed class RelayRun(
         // A delivery failure or fatal producer error ends reading at once, even if the stream is idle.
         // (Raised on librdkafka's delivery thread: cancel from the pool so no continuation runs on that thread.)
         tracker.Failed += _ => ThreadPool.QueueUserWorkItem(_ => CancelQuietly(stopReading));
-        // Nothing is counted before /metrics listens (it starts while the source connects, see RelayMetrics.ExportReady).
-        await metrics.ExportReady.WaitAsync(stoppingToken);
         using var kafka = producers.Create(error => tracker.Fail(long.MaxValue, new KafkaException(error)));
         await using var stream = await source.OpenAsync(plan, stoppingToken);
         (_tracker, _stream) = (tracker, stream);

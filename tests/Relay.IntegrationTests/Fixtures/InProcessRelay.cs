@@ -55,6 +55,7 @@ public sealed class InProcessRelay : IAsyncDisposable
         var port = builder.Configuration["Relay:Diagnostics:Port"] is { } configured ? int.Parse(configured, CultureInfo.InvariantCulture) : PostgresCluster.FreePort();
         builder.Configuration["Relay:Diagnostics:Port"] = port.ToString(CultureInfo.InvariantCulture);
         builder.Configuration["Relay:Diagnostics:Address"] = "127.0.0.1";
+        builder.Services.AddHostedService<Relay.Diagnostics.DiagnosticsEndpoints>();
         builder.Services.AddRelay(builder.Configuration);
         var host = builder.Build();
         // Off xunit's synchronization context: the relay runs as in production, on the thread pool.
