@@ -60,7 +60,9 @@ sealed class LivePhase(BenchSettings settings, Database db, string pgBin, string
         await Task.Delay(TimeSpan.FromSeconds(settings.IdleSeconds));
         var cpuAfter = relay.CpuSeconds();
         var costs = ThreadProfile.Diff(threads, ThreadProfile.Take(relay.Pid), cpuAfter - cpu);
-        var idle = new IdleResult(relay.Kind, active, watch.Elapsed.TotalSeconds, cpuAfter - cpu, relay.Threads(), relay.Memory(), fresh, costs, load.OthersShare(mark));
+        // An idle minute is a few hundred milliseconds of CPU: counted from the threads' nanoseconds, not 10 ms ticks.
+        var idle = new IdleResult(relay.Kind, active, watch.Elapsed.TotalSeconds, ThreadProfile.CpuSeconds(costs), relay.Threads(), relay.Memory(), fresh, costs,
+            load.OthersShare(mark));
         Console.WriteLine($"{relay.Kind} idle: {idle.CorePercent:F2}% of a core, {idle.SwitchesPerSecond:F1} context switches/s, {idle.Threads} threads, RSS {idle.Memory.RssMB} MB (fresh {fresh.RssMB} MB)");
         return idle;
     }

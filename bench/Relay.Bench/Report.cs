@@ -89,7 +89,7 @@ sealed class Report(BenchSettings settings)
         }
 
         _details.AppendLine("## Idle: nothing to publish").AppendLine()
-            .AppendLine(F($"The relay that ran the live workloads, {settings.SettleSeconds} s after the last of them, measured over {settings.IdleSeconds} s (no writes; the live consumer stopped). ") +
+            .AppendLine(F($"The relay that ran the live workloads, {settings.SettleSeconds} s after the last of them, measured over {settings.IdleSeconds} s (no writes; the live consumer stopped); CPU from each thread's time on CPU in nanoseconds (/proc/PID/task/TID/schedstat). ") +
                 "A fresh process would also count the JIT's tier-up of what runs every second, which goes on for minutes after a start. RSS split into anonymous memory (heaps), " +
                 "file-backed pages (the runtime's, librdkafka's and the assemblies' code) and shared memory; \"fresh\": 10 s after the slot became active, before any row.").AppendLine()
             .AppendLine("| relay | CPU (% of a core) | context switches/s | threads | RSS: all = anonymous + file + shmem | RSS fresh | others |").AppendLine("|---|---|---|---|---|---|---|");

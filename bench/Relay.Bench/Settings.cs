@@ -24,7 +24,7 @@ sealed record BenchSettings(
             int.Parse(Arg("--latency-runs", "2")),
             int.Parse(Arg("--burst-seconds", "20")),
             int.Parse(Arg("--idle-seconds", "60")),
-            int.Parse(Arg("--settle-seconds", "20")),
+            int.Parse(Arg("--settle-seconds", "30")),
             args.Contains("--idle-only"),
             Arg("--workloads", "paced,burst1,burst4").Split(','),
             int.Parse(Arg("--partitions", "12")),
