@@ -1,31 +1,33 @@
 # Relay container image.
 #   docker build -t relay .
-#   docker build --build-arg SDK_IMAGE=mirror.example/dotnet/sdk --build-arg RUNTIME_IMAGE=mirror.example/dotnet/runtime -t relay .
-# The runtime image is .NET's runtime on Debian (Relay needs no ASP.NET Core): Confluent.Kafka's native librdkafka
-# loads there as it does on Debian 12 hosts (a chiseled image lacks the libraries its fallback build needs).
+#   docker buildx build --platform linux/arm64 -t relay .      # for ARM nodes (compiled on, or emulating, that platform)
+#   docker build --build-arg SDK_IMAGE=mirror.example/dotnet/sdk --build-arg RUNTIME_IMAGE=mirror.example/dotnet/runtime-deps -t relay .
+# Relay is compiled ahead of time (Native AOT): one native executable with no JIT, so the runtime image is .NET's
+# runtime-deps on Debian (no .NET runtime needed). Confluent.Kafka's native librdkafka sits next to it and loads there as
+# it does on Debian 12 hosts (a chiseled image lacks the libraries its fallback build needs).
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk
 ARG SDK_TAG=10.0
-ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps
 ARG RUNTIME_TAG=10.0
-# linux-arm64 for ARM nodes.
-ARG RUNTIME_ID=linux-x64
 
 FROM ${SDK_IMAGE}:${SDK_TAG} AS build
-ARG RUNTIME_ID
+# Native AOT links with clang (or gcc); .NET's SDK images have neither.
+RUN if ! command -v clang >/dev/null && ! command -v gcc >/dev/null; then \
+        apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /src
-# Restore first, from the project files only, so the layer is reused while only code changes.
+# Restore first, from the project files only, so the layer is reused while only code changes. The runtime id is the
+# build platform's (Native AOT compiles for the platform it runs on).
 COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/Directory.Build.props src/
 COPY src/Relay/Relay.csproj src/Relay/
 COPY src/Relay.Core/Relay.Core.csproj src/Relay.Core/
 COPY src/Relay.Postgres/Relay.Postgres.csproj src/Relay.Postgres/
 COPY src/Relay.SqlServer/Relay.SqlServer.csproj src/Relay.SqlServer/
-# Restore with the publish step's properties: ReadyToRun needs its compiler package (Crossgen2) for the runtime id, and
-# a restore without PublishReadyToRun=true leaves it out, so the --no-restore publish fails with NETSDK1094.
-RUN dotnet restore src/Relay/Relay.csproj -r ${RUNTIME_ID} -p:PublishReadyToRun=true -p:SelfContained=false
+RUN dotnet restore src/Relay/Relay.csproj --use-current-runtime
 COPY src/ src/
-# ReadyToRun: precompiled code starts streaming sooner and spends less CPU in the JIT (see README "Performance").
-RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore -r ${RUNTIME_ID} --self-contained false \
-    -p:PublishReadyToRun=true -o /app /p:UseAppHost=false
+RUN dotnet publish src/Relay/Relay.csproj -c Release --no-restore --use-current-runtime -o /publish \
+    && mkdir /app && cp /publish/Relay /publish/*.so /app/
 
 FROM ${RUNTIME_IMAGE}:${RUNTIME_TAG} AS runtime
 WORKDIR /app
@@ -44,4 +46,4 @@ EXPOSE 9464
 # mount an emptyDir at /tmp for .NET's diagnostics socket.
 USER $APP_UID
 # Exec form: Relay is PID 1 and receives SIGTERM itself, drains, confirms and exits 0.
-ENTRYPOINT ["dotnet", "/app/Relay.dll"]
+ENTRYPOINT ["/app/Relay"]

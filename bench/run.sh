@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 ensure_dotnet
 ensure_postgres >/dev/null
 dotnet build Relay.sln -c Release -nologo -clp:ErrorsOnly -v quiet
-# The relay under test is published as the container image publishes it (ReadyToRun, see Dockerfile).
-dotnet publish src/Relay/Relay.csproj -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-  -o artifacts/bench-relay -nologo -v quiet
-exec dotnet bench/Relay.Bench/bin/Release/net10.0/Relay.Bench.dll --relay artifacts/bench-relay/Relay.dll "$@"
+# The relay under test is published as the container image publishes it (Native AOT, see Dockerfile).
+relay=$(publish_relay artifacts/bench-relay)
+exec dotnet bench/Relay.Bench/bin/Release/net10.0/Relay.Bench.dll --relay "$relay" "$@"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the container image from the root Dockerfile with podman and runs it, as a cluster would:
-#   1. base images: no image can be pulled here, so the Dockerfile's SDK and runtime bases are made locally — a Debian
-#      bookworm rootfs (debootstrap --variant=minbase, libicu72 libssl3 ca-certificates zlib1g, user 'app' 1654:1654)
-#      plus this machine's .NET: the runtime base gets dotnet, host/ and shared/Microsoft.NETCore.App; the SDK base the
-#      whole .NET folder and the host's CA bundle. Kept between runs (tagged with the .NET versions they hold).
+#   1. base images: no image can be pulled here, so the Dockerfile's SDK and runtime-deps bases are made locally — a
+#      Debian bookworm rootfs (debootstrap --variant=minbase, libicu72 libssl3 ca-certificates zlib1g, user 'app'
+#      1654:1654): that rootfs is the runtime-deps base (Relay is a Native AOT executable); the SDK base adds this
+#      machine's whole .NET folder, the host's CA bundle and clang (Native AOT links with it). Kept between runs (tagged
+#      with what they hold).
 #   2. podman build of the Dockerfile with those bases as build arguments.
 #   3. podman run -d --network host --read-only --tmpfs /tmp -v CONFIG:/etc/relay/relay.json:ro against a throwaway
 #      PostgreSQL (wal_level=logical) and the dev broker (tools/Relay.DevBroker, librdkafka's mock cluster), and checks:
@@ -71,9 +72,9 @@ podman info >/dev/null 2>"$work/podman-info.err" || skip "podman does not work h
 
 # --- 1. Base images ---------------------------------------------------------------------------------------------------
 dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
-runtime_version=$(ls "$dotnet_root/shared/Microsoft.NETCore.App" | sort -V | tail -n 1)
-sdk_version=$(dotnet --version)
-runtime_image=localhost/relay-base-dotnet-runtime
+runtime_version=bookworm
+sdk_version=$(dotnet --version)-clang
+runtime_image=localhost/relay-base-dotnet-runtime-deps
 sdk_image=localhost/relay-base-dotnet-sdk
 stage=$(date +%s.%N)
 
@@ -106,13 +107,7 @@ import_base() {   # IMAGE TAG DIR: imports DIR as IMAGE:TAG with the environment
 base_built=0
 if ! podman image exists "$runtime_image:$runtime_version"; then
     rootfs || { fail "debootstrap of the base rootfs"; exit 1; }
-    cp -a "$work/rootfs" "$work/runtime"
-    mkdir -p "$work/runtime/usr/share/dotnet/shared"
-    cp -a "$dotnet_root/dotnet" "$dotnet_root/host" "$work/runtime/usr/share/dotnet/"
-    cp -a "$dotnet_root/shared/Microsoft.NETCore.App" "$work/runtime/usr/share/dotnet/shared/"
-    ln -sf /usr/share/dotnet/dotnet "$work/runtime/usr/bin/dotnet"
-    import_base "$runtime_image" "$runtime_version" "$work/runtime"
-    rm -rf "$work/runtime"
+    import_base "$runtime_image" "$runtime_version" "$work/rootfs"
     base_built=1
 fi
 if ! podman image exists "$sdk_image:$sdk_version"; then
@@ -123,6 +118,12 @@ if ! podman image exists "$sdk_image:$sdk_version"; then
     ln -sf /usr/share/dotnet/dotnet "$work/sdk/usr/bin/dotnet"
     # NuGet may be reached through a TLS-inspecting proxy: trust what this machine trusts.
     cp /etc/ssl/certs/ca-certificates.crt "$work/sdk/etc/ssl/certs/ca-certificates.crt"
+    chroot "$work/sdk" /bin/sh -ec '
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends clang zlib1g-dev >/dev/null
+        apt-get clean
+        rm -rf /var/lib/apt/lists/*' > "$work/chroot-sdk.log" 2>&1 || { tail -n 20 "$work/chroot-sdk.log"; fail "clang in the SDK base"; exit 1; }
     import_base "$sdk_image" "$sdk_version" "$work/sdk"
     rm -rf "$work/sdk"
     base_built=1

@@ -29,3 +29,25 @@ ensure_dotnet() {
         return 1
     fi
 }
+
+# Native AOT links with a C toolchain (clang, or gcc with binutils): installs Debian's clang when neither is there.
+ensure_aot_toolchain() {
+    if command -v clang >/dev/null || { command -v gcc >/dev/null && command -v objcopy >/dev/null; }; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null; then
+        echo "error: Native AOT needs clang (or gcc and binutils) to link; install one, or set RELAY_EXECUTABLE" >&2
+        return 1
+    fi
+    echo "Installing clang for Native AOT..." >&2
+    as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends clang llvm zlib1g-dev >&2
+}
+
+# Publishes Relay as the container image ships it (Native AOT, see Dockerfile) into DIR; prints the executable's path.
+publish_relay() {
+    local dir=$1
+    ensure_aot_toolchain
+    dotnet publish src/Relay/Relay.csproj -c Release -o "$dir" -nologo -clp:ErrorsOnly -v quiet >&2
+    echo "$(cd "$dir" && pwd)/Relay"
+}

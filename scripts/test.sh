@@ -2,7 +2,8 @@
 # Runs Relay's tests: unit tests, then integration tests against a real PostgreSQL and a Kafka-protocol broker.
 # Services come from RELAY_TEST_POSTGRES / RELAY_TEST_KAFKA when set, else Testcontainers when Docker answers, else a
 # throwaway PostgreSQL cluster from the machine's binaries (installed with apt when missing) and librdkafka's mock
-# Kafka cluster. Ends with one line: "N passed, N failed, N skipped".
+# Kafka cluster. The tests that start the relay as a process run the executable the image ships (Native AOT, published
+# into artifacts/relay), or RELAY_EXECUTABLE when set. Ends with one line: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -18,6 +19,12 @@ trap 'rm -f "$log"' EXIT
 
 dotnet build Relay.sln -c "$configuration" -warnaserror -nologo -clp:ErrorsOnly
 rm -f tests/*/bin/"$configuration"/net10.0/relay-test-figures.log
+if [ -z "${RELAY_EXECUTABLE:-}" ]; then
+    echo "Publishing Relay (Native AOT) into artifacts/relay..."
+    RELAY_EXECUTABLE=$(publish_relay artifacts/relay)
+    export RELAY_EXECUTABLE
+fi
+echo "Relay processes under test: $RELAY_EXECUTABLE"
 
 status=0
 dotnet test --solution Relay.sln -c "$configuration" --no-build "$@" 2>&1 | tee "$log" || status=$?

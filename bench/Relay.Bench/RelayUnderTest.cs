@@ -27,8 +27,9 @@ sealed class RelayUnderTest : IAsyncDisposable
     public Stopwatch Since { get; } = new();
 
     /// <summary>
-    /// Relay as the README runs it (<c>dotnet Relay.dll</c> with the sample configuration, appsettings.json: linger.ms 1,
-    /// lz4) and the image's MALLOC_ARENA_MAX, or the naive relay with the same compression.
+    /// Relay as the image runs it (the Native AOT executable bench/run.sh publishes, or <c>dotnet Relay.dll</c>) with the
+    /// sample configuration (appsettings.json: linger.ms 1, lz4) and the image's MALLOC_ARENA_MAX, or the naive relay with
+    /// the same compression.
     /// </summary>
     public static RelayUnderTest Start(RelayKind kind, BenchSettings settings, Database db, string bootstrap, string slot, string topic)
     {
@@ -36,7 +37,7 @@ sealed class RelayUnderTest : IAsyncDisposable
         ProcessStartInfo start;
         if (kind == RelayKind.Relay)
         {
-            // A self-contained build (--relay path/to/Relay, e.g. composite ReadyToRun) is its own executable.
+            // An executable (--relay path/to/Relay: Native AOT, or a self-contained build) runs as it is.
             start = settings.RelayDll.EndsWith(".dll", StringComparison.Ordinal)
                 ? new ProcessStartInfo("dotnet", [settings.RelayDll])
                 : new ProcessStartInfo(settings.RelayDll);

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 
 namespace Relay.Core;
@@ -7,14 +8,17 @@ namespace Relay.Core;
 /// Validates one configuration section: its data annotations, then the rules of <see cref="Rules"/>. Every failure
 /// names its full key (e.g. <c>Relay:Postgres:ConnectionString</c>) so an operator knows exactly what to change.
 /// </summary>
-public abstract class SectionOptionsValidator<TOptions>(string section) : IValidateOptions<TOptions> where TOptions : class
+public abstract class SectionOptionsValidator<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] TOptions>(string section)
+    : IValidateOptions<TOptions> where TOptions : class
 {
     protected string Section { get; } = section;
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification =
+        "The annotations read are those of TOptions' public properties, which the type parameter keeps from trimming.")]
     public ValidateOptionsResult Validate(string? name, TOptions options)
     {
         var results = new List<ValidationResult>();
-        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        Validator.TryValidateObject(options, new ValidationContext(options, typeof(TOptions).Name, null, null), results, validateAllProperties: true);
         var failures = results
             .Select(r => $"{Section}:{string.Join(",", r.MemberNames)}: {Describe(r)}")
             .Concat(Rules(options))

@@ -1,5 +1,6 @@
 using System.Data;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Data.SqlClient;
 using Relay.Core;
 
@@ -115,7 +116,6 @@ sealed class SqlPositionStore(SqlServerSourceOptions options, string owner) : IP
 /// </summary>
 public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDisposable
 {
-    sealed record Stored(string CommitLsn, string Seqval);
 
     FileStream? _lock;
 
@@ -134,7 +134,7 @@ public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDispo
         }
         if (!File.Exists(path))
             return null;
-        var stored = JsonSerializer.Deserialize<Stored>(await File.ReadAllTextAsync(path, cancellationToken))
+        var stored = JsonSerializer.Deserialize(await File.ReadAllTextAsync(path, cancellationToken), StoredJson.Default.StoredPosition)
             ?? throw new RelayConfigurationException($"Position file '{path}' is empty or not a position.");
         return new SourcePosition(SqlServerLsn.Parse(stored.CommitLsn), SqlServerLsn.Parse(stored.Seqval));
     }
@@ -146,8 +146,8 @@ public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDispo
         var temporary = path + ".tmp";
         await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            await JsonSerializer.SerializeAsync(file, new Stored(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence)),
-                cancellationToken: cancellationToken);
+            await JsonSerializer.SerializeAsync(file, new StoredPosition(SqlServerLsn.Format(position.Commit), SqlServerLsn.Format(position.Sequence)),
+                StoredJson.Default.StoredPosition, cancellationToken);
             file.Flush(flushToDisk: true);   // on disk before it replaces the old position: a crash leaves one or the other
         }
         File.Move(temporary, path, overwrite: true);
@@ -165,3 +165,10 @@ public sealed class FilePositionStore(string path) : IPositionStore, IAsyncDispo
     /// <summary>The lock belongs to this run: a failed run lets it go too, so the next run of the same process can claim it.</summary>
     public ValueTask DisposeAsync() => new(ReleaseAsync(CancellationToken.None));
 }
+
+/// <summary>The position file's content: <c>{"CommitLsn": "0x…", "Seqval": "0x…"}</c>.</summary>
+sealed record StoredPosition(string CommitLsn, string Seqval);
+
+/// <summary>Serializes <see cref="StoredPosition"/> with generated code (no reflection: the relay is compiled ahead of time).</summary>
+[JsonSerializable(typeof(StoredPosition))]
+sealed partial class StoredJson : JsonSerializerContext;

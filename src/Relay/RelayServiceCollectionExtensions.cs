@@ -22,10 +22,15 @@ public static class RelayServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddRelay(this IServiceCollection services, IConfiguration configuration)
     {
-        AddValidatedOptions<PipelineOptions, PipelineOptionsValidator>(services, PipelineOptions.Section);
-        AddValidatedOptions<KafkaOptions, KafkaOptionsValidator>(services, KafkaOptions.Section);
-        AddValidatedOptions<OutboxOptions, OutboxOptionsValidator>(services, OutboxOptions.Section);
-        AddValidatedOptions<DiagnosticsOptions, DiagnosticsOptionsValidator>(services, DiagnosticsOptions.Section);
+        // Each bound where its type is named: the configuration binder's generated code covers only such calls.
+        services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PipelineOptions>, PipelineOptionsValidator>();
+        services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KafkaOptions>, KafkaOptionsValidator>();
+        services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>();
+        services.AddOptions<DiagnosticsOptions>().BindConfiguration(DiagnosticsOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DiagnosticsOptions>, DiagnosticsOptionsValidator>();
         services.AddSingleton<OutboxMappingResolver>();
         services.AddSingleton<OutboxMapping>();
 
@@ -48,12 +53,5 @@ public static class RelayServiceCollectionExtensions
             .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         services.AddHostedService<RelaySupervisor>();
         return services;
-    }
-
-    static void AddValidatedOptions<TOptions, TValidator>(IServiceCollection services, string section)
-        where TOptions : class where TValidator : class, IValidateOptions<TOptions>
-    {
-        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
     }
 }

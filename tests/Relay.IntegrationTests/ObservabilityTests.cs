@@ -153,6 +153,34 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.True(events.Count < 30, $"{events.Count} log lines for 1000 events");
     }
 
+    /// <summary>
+    /// Serilog's own configuration (README "Serilog") works in the executable the image ships: it names the sink, the
+    /// formatter and level overrides, which Serilog.Settings.Configuration resolves by reflection (kept by Relay.csproj).
+    /// </summary>
+    [Fact]
+    public async Task a_serilog_sink_formatter_and_level_override_from_configuration_are_used()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Serilog:WriteTo:0:Name", "Console")
+            .With("Serilog:WriteTo:0:Args:formatter", "Serilog.Formatting.Compact.CompactJsonFormatter, Serilog.Formatting.Compact")
+            .With("Serilog:MinimumLevel:Default", "Information")
+            .With("Serilog:MinimumLevel:Override:Relay.Postgres", "Warning"));
+        Assert.True(await Eventually.WaitUntilAsync(() => Task.FromResult(relay.Output.Any(l => l.Contains("RelaySupervisor", StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100)), "no log line from the supervisor: " + string.Join('\n', relay.Output));
+        await db.WaitForStreamingAsync();
+        relay.Terminate();
+        Assert.Equal(0, await relay.WaitForExitAsync(TimeSpan.FromSeconds(40)));
+
+        // CompactJsonFormatter (the configured one) writes the template (@mt); Relay's default formatter renders it (@m).
+        var lines = relay.Output.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.All(lines, l => Assert.True(l.TryGetProperty("@mt", out _), l.ToString()));
+        Assert.Contains(lines, l => l.GetProperty("SourceContext").GetString() == "Relay.Pipeline.RelaySupervisor");
+        // Relay.Postgres logs at Information when it connects and streams; overridden to Warning, none of it shows.
+        Assert.DoesNotContain(lines, l => l.GetProperty("SourceContext").GetString()!.StartsWith("Relay.Postgres", StringComparison.Ordinal));
+    }
+
     static async Task<(int ExitCode, string Output)> CheckAsync(RelaySettings settings)
     {
         await using var relay = RelayProcess.Start(settings, "check");

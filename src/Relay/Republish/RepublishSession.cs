@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Relay.Core;
 using Relay.Instrumentation;
@@ -139,6 +140,7 @@ sealed class RepublishSession(RepublishArguments arguments, OutboxTableMapping t
     };
 
     /// <summary>How this process was started, to print a command the same person can run: <c>dotnet /app/Relay.dll</c> or the apphost.</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "Compiled ahead of time there is no assembly file: the empty location selects the executable's path.")]
     static string Invocation()
     {
         var process = Environment.ProcessPath;

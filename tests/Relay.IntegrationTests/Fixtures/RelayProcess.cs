@@ -6,7 +6,7 @@ using Relay.Testing;
 namespace Relay.IntegrationTests.Fixtures;
 
 /// <summary>
-/// The relay as its own OS process (<c>dotnet Relay.dll</c>), configured through environment variables, so tests can
+/// The relay as its own OS process, configured through environment variables, so tests can
 /// SIGKILL it mid-stream or SIGTERM it as Kubernetes does. It logs JSON lines (as in a container) unless a test sets
 /// <c>Relay:Diagnostics:LogFormat</c>, so tests can wait for and assert event ids (<see cref="Events"/>).
 /// </summary>
@@ -29,17 +29,23 @@ public sealed partial class RelayProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int Id => _process.Id;
 
-    static string RelayAssembly
+    /// <summary>
+    /// The executable the image ships (Native AOT, published by scripts/test.sh) when <c>RELAY_EXECUTABLE</c> names it,
+    /// else <c>dotnet Relay.dll</c> as built next to the tests.
+    /// </summary>
+    public static string[] Command
     {
         get
         {
+            if (Environment.GetEnvironmentVariable("RELAY_EXECUTABLE") is { Length: > 0 } executable)
+                return File.Exists(executable) ? [executable] : throw new FileNotFoundException("RELAY_EXECUTABLE names no file.", executable);
             var path = Path.Combine(AppContext.BaseDirectory, "Relay.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException("Relay.dll is not next to the tests; build the solution first.", path);
+            return File.Exists(path) ? ["dotnet", path] : throw new FileNotFoundException("Relay.dll is not next to the tests; build the solution first.", path);
         }
     }
 
     public static RelayProcess Start(RelaySettings settings, params string[] arguments) =>
-        Start(settings, new ProcessStartInfo("dotnet", [RelayAssembly, .. arguments]));
+        Start(settings, new ProcessStartInfo(Command[0], [.. Command[1..], .. arguments]));
 
     /// <summary>
     /// Runs a command line as a person would paste it into a shell (<c>bash -c</c>, which execs a single command, so
