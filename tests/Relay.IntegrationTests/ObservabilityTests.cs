@@ -181,6 +181,21 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
         Assert.DoesNotContain(lines, l => l.GetProperty("SourceContext").GetString()!.StartsWith("Relay.Postgres", StringComparison.Ordinal));
     }
 
+    /// <summary>A sink Relay does not ship would leave a relay running without a single log line: start-up stops instead.</summary>
+    [Fact]
+    public async Task a_serilog_sink_relay_does_not_ship_stops_start_up_with_exit_code_2_naming_it_before_the_database_is_touched()
+    {
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Serilog:WriteTo:0:Name", "File")
+            .With("Serilog:WriteTo:0:Args:path", "/tmp/relay-test.log"));
+        Assert.Equal(2, await relay.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        var error = Assert.Single(relay.Output, l => l.StartsWith("Invalid configuration: Serilog:", StringComparison.Ordinal));
+        Assert.Contains("File", error, StringComparison.Ordinal);
+        Assert.Null(await db.ConfirmedFlushLsnAsync());
+    }
+
     static async Task<(int ExitCode, string Output)> CheckAsync(RelaySettings settings)
     {
         await using var relay = RelayProcess.Start(settings, "check");

@@ -139,7 +139,7 @@ sealed class RepublishSession(RepublishArguments arguments, OutboxTableMapping t
         _ => failure.Message,
     };
 
-    /// <summary>How this process was started, to print a command the same person can run: <c>dotnet /app/Relay.dll</c> or the apphost.</summary>
+    /// <summary>How this process was started, to print a command the same person can run: <c>/app/Relay</c> (the image's executable) or <c>dotnet Relay.dll</c>.</summary>
     [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification = "Compiled ahead of time there is no assembly file: the empty location selects the executable's path.")]
     static string Invocation()
     {
