@@ -40,6 +40,9 @@ static partial class RelayLogging
                 $"Serilog: {string.Join("; ", problems)}. Relay ships the Console sink and Serilog's formatters (README \"Serilog\").");
         // Invalid options fail the host's start with a stack trace; Relay prints each problem itself ("Invalid configuration: …").
         logger.MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal);
+        // An unready relay answers each readiness probe with 503, and the health-check service logged each as an Error:
+        // a line every probe through a start or a database outage, which the relay's own lines already tell once.
+        logger.MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Fatal);
         if (configuration.GetSection("Serilog:WriteTo").Exists())
             return;
         if (!configuration.GetSection("Serilog:MinimumLevel").Exists())
