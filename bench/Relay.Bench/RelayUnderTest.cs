@@ -28,7 +28,7 @@ sealed class RelayUnderTest : IAsyncDisposable
 
     /// <summary>
     /// Relay as the image runs it (the Native AOT executable bench/run.sh publishes, or <c>dotnet Relay.dll</c>) with the
-    /// sample configuration (appsettings.json: linger.ms 1, lz4) and the image's MALLOC_ARENA_MAX, or the naive relay with
+    /// sample configuration (appsettings.json: linger.ms 5, lz4) and the image's MALLOC_ARENA_MAX, or the naive relay with
     /// the same compression.
     /// </summary>
     public static RelayUnderTest Start(RelayKind kind, BenchSettings settings, Database db, string bootstrap, string slot, string topic)

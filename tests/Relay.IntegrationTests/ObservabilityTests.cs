@@ -132,6 +132,47 @@ public partial class ObservabilityTests(PostgresFixture postgres, KafkaFixture k
     }
 
     [Fact]
+    public async Task a_linger_shorter_than_the_brokers_round_trip_under_load_is_reported_with_the_setting_that_ends_it()
+    {
+        var mock = kafka.Mock;
+        Assert.SkipWhen(mock is null, $"needs the librdkafka mock cluster's fault injection (a distant broker); the broker here comes from {kafka.Origin}");
+        await using var db = await postgres.CreateDatabaseAsync();
+        await db.CreateOutboxTableAsync();
+        using var reader = kafka.ReadTopics(t => t == db.Name);
+        await using var relay = RelayProcess.Start(RelaySettings.For(db, kafka).Table(0, "public.outbox", ("Topic", db.Name))
+            .With("Relay:Kafka:Producer:linger.ms", "1").With("Relay:Kafka:Producer:statistics.interval.ms", "500"));
+        Assert.True(await relay.WaitForEventAsync(RelayEvents.StreamingStarted, TimeSpan.FromSeconds(60)));
+        var written = 0;
+        try
+        {
+            for (var broker = 1; broker <= mock!.BrokerCount; broker++)
+                mock.SetRoundTripTime(broker, 30);
+            // A steady load for a few statistics intervals: batches of more than 5 messages waiting on 30 ms round trips.
+            var until = DateTime.UtcNow.AddSeconds(4);
+            while (DateTime.UtcNow < until && !relay.Events.Has(RelayEvents.LingerBelowRoundTrip))
+            {
+                await db.ExecuteAsync("INSERT INTO public.outbox (aggregatetype, aggregateid, type, payload) SELECT 'A', 'k' || (g % 50), 't', '{}' FROM generate_series(1, 200) g");
+                written += 200;
+                await Task.Delay(20);
+            }
+            Assert.True(await relay.WaitForEventAsync(RelayEvents.LingerBelowRoundTrip, TimeSpan.FromSeconds(10)), "no warning about the linger");
+        }
+        finally
+        {
+            for (var broker = 1; broker <= mock!.BrokerCount; broker++)
+                mock.SetRoundTripTime(broker, 0);
+        }
+
+        var warning = Assert.Single(relay.Events.WithId(RelayEvents.LingerBelowRoundTrip));
+        Assert.Equal("Warning", warning.Level);
+        Assert.Equal("1", warning.Property("LingerMs"));
+        Assert.True(double.Parse(warning.Property("RoundTripMs")!, CultureInfo.InvariantCulture) >= 30, warning.Message);
+        Assert.True(double.Parse(warning.Property("SuggestedLingerMs")!, CultureInfo.InvariantCulture) >= 30, warning.Message);
+        Assert.Contains("Relay:Kafka:Producer:linger.ms", warning.Message);
+        Assert.True(await reader.WaitForCountAsync(written, TimeSpan.FromSeconds(30)), $"received {reader.Count} of {written}");
+    }
+
+    [Fact]
     public async Task logs_are_compact_json_lines_telling_the_lifecycle_not_each_event()
     {
         await using var db = await postgres.CreateDatabaseAsync();

@@ -26,6 +26,7 @@ public static class RelayEvents
     public const int Librdkafka = 1202;
     public const int DeliveryFailed = 1203;
     public const int ProducerConnectionError = 1204;
+    public const int LingerBelowRoundTrip = 1205;
 
     // src/Relay/Republish/Log.cs (1300–1399): relay republish.
     public const int RepublishStarting = 1300;

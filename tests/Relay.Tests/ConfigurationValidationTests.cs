@@ -81,7 +81,7 @@ public class ConfigurationValidationTests
         Assert.Equal(Confluent.Kafka.Acks.All, config.Acks);
         Assert.Equal(20, config.LingerMs);
         Assert.Equal("b:9092", config.BootstrapServers);
-        Assert.Equal(1, KafkaProducerFactory.BuildConfig(new KafkaOptions { BootstrapServers = "b:9092" }).LingerMs);   // Relay's default
+        Assert.Equal(5, KafkaProducerFactory.BuildConfig(new KafkaOptions { BootstrapServers = "b:9092" }).LingerMs);   // Relay's default
     }
 
     [Fact]

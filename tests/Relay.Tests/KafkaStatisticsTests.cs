@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Relay.Kafka;
 
 namespace Relay.Tests;
@@ -41,5 +42,74 @@ public class KafkaStatisticsTests
 
         Assert.Empty(snapshot.Brokers);
         Assert.Equal(0, snapshot.QueuedMessages);
+    }
+
+    // Two brokers; messages sent and produce requests are counters, the round trip is the last interval's average (µs).
+    static string Document(long messagesSent, long produceRequests, long roundTripMicros) => $$"""
+        {
+          "msg_cnt": 0, "txmsgs": {{messagesSent}},
+          "brokers": {
+            "localhost:9092/1": { "nodeid": 1, "rtt": { "avg": {{roundTripMicros / 4}} }, "req": { "Produce": {{produceRequests / 2}} } },
+            "localhost:9093/2": { "nodeid": 2, "rtt": { "avg": {{roundTripMicros}} }, "req": { "Produce": {{produceRequests - produceRequests / 2}} } }
+          }
+        }
+        """;
+
+    sealed class Warnings : ILogger<KafkaStatistics>
+    {
+        public List<string> Lines { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning)
+                Lines.Add(formatter(state, exception));
+        }
+    }
+
+    [Fact]
+    public void batches_waiting_on_round_trips_longer_than_the_linger_are_reported_once_with_the_setting_that_ends_it()
+    {
+        var warnings = new Warnings();
+        var statistics = new KafkaStatistics(TestMetrics.Create(), warnings) { LingerMs = 5 };
+
+        statistics.Update(Document(messagesSent: 1_000, produceRequests: 100, roundTripMicros: 20_400));
+        Assert.Empty(warnings.Lines);   // a first document has no interval to judge
+        statistics.Update(Document(messagesSent: 21_000, produceRequests: 1_100, roundTripMicros: 20_400));
+        statistics.Update(Document(messagesSent: 41_000, produceRequests: 2_100, roundTripMicros: 20_400));
+
+        var line = Assert.Single(warnings.Lines);
+        Assert.Contains("localhost:9093/2", line);   // the slower broker
+        Assert.Contains("20.4 ms", line);
+        Assert.Contains("linger.ms 5", line);
+        Assert.Contains("20 messages per produce request", line);
+        Assert.Contains("Relay:Kafka:Producer:linger.ms to 21 or more", line);
+    }
+
+    [Theory]
+    [InlineData(25, 20_000, 20)]     // the linger covers the round trip: no request waits on another
+    [InlineData(5, 20_000, 1.5)]     // single messages per request (1,000 single-row transactions/s): never 5 in flight
+    [InlineData(5, 3_000, 40)]       // a nearby broker
+    public void no_report_when_the_linger_covers_the_round_trip_or_batches_stay_under_five_messages(double lingerMs, long roundTripMicros, double perRequest)
+    {
+        var warnings = new Warnings();
+        var statistics = new KafkaStatistics(TestMetrics.Create(), warnings) { LingerMs = lingerMs };
+
+        statistics.Update(Document(0, 0, roundTripMicros));
+        statistics.Update(Document((long)(perRequest * 1_000), 1_000, roundTripMicros));
+
+        Assert.Empty(warnings.Lines);
+    }
+
+    [Fact]
+    public void a_new_producer_whose_counters_start_again_is_not_judged_against_the_old_ones()
+    {
+        var warnings = new Warnings();
+        var statistics = new KafkaStatistics(TestMetrics.Create(), warnings) { LingerMs = 1 };
+
+        statistics.Update(Document(messagesSent: 500_000, produceRequests: 50_000, roundTripMicros: 9_000));
+        statistics.Update(Document(messagesSent: 40, produceRequests: 2, roundTripMicros: 9_000));
+
+        Assert.Empty(warnings.Lines);
     }
 }

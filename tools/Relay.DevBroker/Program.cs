@@ -8,8 +8,13 @@ using Relay.DevServices;
 var port = IntArgument("--port", 9092);
 var brokers = IntArgument("--brokers", 3);
 var print = StringArgument("--print");
+// A remote broker's round trip (acks=all across zones is several ms): librdkafka's batching and CPU depend on it.
+var roundTrip = IntArgument("--rtt", 0);
 
 using var cluster = KafkaMockCluster.Start(brokers);
+if (roundTrip > 0)
+    for (var broker = 1; broker <= brokers; broker++)
+        cluster.SetRoundTripTime(broker, roundTrip);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
@@ -19,7 +24,8 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
 var listener = new TcpListener(IPAddress.Loopback, port);
 listener.Start();
 var firstBroker = cluster.BootstrapServers.Split(',')[0];
-Console.WriteLine($"Dev broker (librdkafka mock cluster, a TEST DOUBLE) ready: bootstrap 127.0.0.1:{port} -> brokers {cluster.BootstrapServers}");
+Console.WriteLine($"Dev broker (librdkafka mock cluster, a TEST DOUBLE) ready: bootstrap 127.0.0.1:{port} -> brokers {cluster.BootstrapServers}" +
+                  (roundTrip > 0 ? $", round trip {roundTrip} ms" : ""));
 var forwarding = ForwardAsync(listener, firstBroker, stop.Token);
 var topics = print is null ? null : new Regex(print);
 using var printer = topics is null ? null : new KafkaTopicReader(cluster.BootstrapServers, topics.IsMatch, message =>

@@ -17,4 +17,9 @@ static partial class Log
 
     [LoggerMessage(EventIdRanges.Kafka + 4, LogLevel.Debug, "Kafka connection error: {Reason}")]
     public static partial void ProducerConnectionError(ILogger logger, string reason);
+
+    [LoggerMessage(EventIdRanges.Kafka + 5, LogLevel.Warning,
+        "Kafka round trips to {Broker} average {RoundTripMs} ms, longer than linger.ms {LingerMs}, with {MessagesPerRequest} messages per produce request: in this state librdkafka's idempotent producer busy-waits for each partition's reply and spends CPU on it. Set Relay:Kafka:Producer:linger.ms to {SuggestedLingerMs} or more")]
+    public static partial void LingerBelowRoundTrip(ILogger logger, string broker, double roundTripMs, double lingerMs,
+        double messagesPerRequest, double suggestedLingerMs);
 }
