@@ -64,25 +64,33 @@ public sealed class KafkaStatistics
     /// The idempotent producer sends a partition's next request only when fewer than 5 of its messages are in flight,
     /// and while a batch older than <c>linger.ms</c> waits for that, librdkafka's broker thread polls without sleeping
     /// (measured: up to a core per broker). Batches of 5 or more messages with round trips longer than the linger are
-    /// that state; said once, since only a setting changes it.
+    /// that state. Said once, when two intervals in a row show it (one slow interval, a leader election say, is not a
+    /// setting to change), with the linger that covers nine round trips in ten.
     /// </summary>
     void ReportBusyWait(Snapshot? previous, Snapshot current)
     {
-        if (previous is null || _busyWaitReported)
+        if (_busyWaitReported)
             return;
+        if (previous is null || previous.Client != current.Client)
+        {
+            _busyWaitIntervals = 0;   // a first document, or a new producer whose counters started again
+            return;
+        }
         var messages = current.MessagesSent - previous.MessagesSent;
         var requests = current.Brokers.Sum(b => b.ProduceRequests) - previous.Brokers.Sum(b => b.ProduceRequests);
-        if (messages <= 0 || requests <= 0 || current.Brokers.Count == 0)
-            return;   // nothing sent, or a new producer whose counters started again
-        var perRequest = (double)messages / requests;
-        var slowest = current.Brokers.MaxBy(b => b.RoundTripSeconds)!;
-        var roundTripMs = slowest.RoundTripSeconds * 1000;
-        if (perRequest < IdempotentInFlightLimit || roundTripMs <= LingerMs)
+        var slowest = current.Brokers.MaxBy(b => b.RoundTripSeconds);
+        var busy = messages > 0 && requests > 0 && slowest is not null
+                   && (double)messages / requests >= IdempotentInFlightLimit && slowest.RoundTripSeconds * 1000 > LingerMs;
+        _busyWaitIntervals = busy ? _busyWaitIntervals + 1 : 0;
+        if (_busyWaitIntervals < 2)
             return;
         _busyWaitReported = true;
-        Log.LingerBelowRoundTrip(_logger, slowest.Name, Math.Round(roundTripMs, 1), LingerMs, Math.Round(perRequest, 1),
-            Math.Ceiling(roundTripMs));
+        var roundTripMs = slowest!.RoundTripSeconds * 1000;
+        Log.LingerBelowRoundTrip(_logger, slowest.Name, Math.Round(roundTripMs, 1), LingerMs, Math.Round((double)messages / requests, 1),
+            Math.Ceiling(Math.Max(roundTripMs, slowest.RoundTripP90Seconds * 1000)));
     }
+
+    int _busyWaitIntervals;
 
     /// <summary>librdkafka's RD_KAFKA_IDEMP_MAX_INFLIGHT, which it compares with a partition's messages in flight.</summary>
     const int IdempotentInFlightLimit = 5;
@@ -101,11 +109,11 @@ public sealed class KafkaStatistics
                     continue;
                 var requests = broker.Value.TryGetProperty("req", out var byType) ? Long(byType, "Produce") : 0;
                 var errors = Long(broker.Value, "txerrs") + Long(broker.Value, "rxerrs") + Long(broker.Value, "req_timeouts");
-                var rtt = broker.Value.TryGetProperty("rtt", out var window) ? Long(window, "avg") / 1e6 : 0;
-                brokers.Add(new BrokerFigures(broker.Name, requests, errors, rtt));
+                var (rtt, rttP90) = broker.Value.TryGetProperty("rtt", out var window) ? (Long(window, "avg") / 1e6, Long(window, "p90") / 1e6) : (0, 0);
+                brokers.Add(new BrokerFigures(broker.Name, requests, errors, rtt, rttP90));
             }
         }
-        return new Snapshot(Long(root, "msg_cnt"), Long(root, "txmsgs"), brokers);
+        return new Snapshot(root.TryGetProperty("name", out var name) ? name.GetString() : null, Long(root, "msg_cnt"), Long(root, "txmsgs"), brokers);
     }
 
     static long Long(JsonElement element, string name) =>
@@ -119,7 +127,9 @@ public sealed class KafkaStatistics
     static IEnumerable<Measurement<T>> PerBroker<T>(Snapshot snapshot, Func<BrokerFigures, T> figure) where T : struct =>
         snapshot.Brokers.Select(b => new Measurement<T>(figure(b), new KeyValuePair<string, object?>("broker", b.Name)));
 
-    internal sealed record Snapshot(long QueuedMessages, long MessagesSent, IReadOnlyList<BrokerFigures> Brokers);
+    /// <summary>One statistics document. <c>Client</c> is librdkafka's name for the producer instance: a new producer has a new one.</summary>
+    internal sealed record Snapshot(string? Client, long QueuedMessages, long MessagesSent, IReadOnlyList<BrokerFigures> Brokers);
 
-    internal sealed record BrokerFigures(string Name, long ProduceRequests, long RequestErrors, double RoundTripSeconds);
+    internal sealed record BrokerFigures(string Name, long ProduceRequests, long RequestErrors, double RoundTripSeconds,
+        double RoundTripP90Seconds);
 }

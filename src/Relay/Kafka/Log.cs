@@ -19,7 +19,7 @@ static partial class Log
     public static partial void ProducerConnectionError(ILogger logger, string reason);
 
     [LoggerMessage(EventIdRanges.Kafka + 5, LogLevel.Warning,
-        "Kafka round trips to {Broker} average {RoundTripMs} ms, longer than linger.ms {LingerMs}, with {MessagesPerRequest} messages per produce request: in this state librdkafka's idempotent producer busy-waits for each partition's reply and spends CPU on it. Set Relay:Kafka:Producer:linger.ms to {SuggestedLingerMs} or more")]
+        "Kafka round trips to {Broker} average {RoundTripMs} ms, longer than linger.ms {LingerMs}, with {MessagesPerRequest} messages per produce request: in this state librdkafka's idempotent producer busy-waits for each partition's reply, spending up to a core per broker. Set Relay:Kafka:Producer:linger.ms to {SuggestedLingerMs} to stop it; each message may then wait up to that long for its batch")]
     public static partial void LingerBelowRoundTrip(ILogger logger, string broker, double roundTripMs, double lingerMs,
         double messagesPerRequest, double suggestedLingerMs);
 }
