@@ -22,6 +22,7 @@ public sealed class KafkaStatistics
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(45);
 
     readonly ILogger _logger;
+    int _busyWaitIntervals;
     bool _busyWaitReported;
 
     /// <summary>The producer's <c>linger.ms</c>, to tell when librdkafka busy-waits; the producer factory sets it.</summary>
@@ -89,8 +90,6 @@ public sealed class KafkaStatistics
         Log.LingerBelowRoundTrip(_logger, slowest.Name, Math.Round(roundTripMs, 1), LingerMs, Math.Round((double)messages / requests, 1),
             Math.Ceiling(Math.Max(roundTripMs, slowest.RoundTripP90Seconds * 1000)));
     }
-
-    int _busyWaitIntervals;
 
     /// <summary>librdkafka's RD_KAFKA_IDEMP_MAX_INFLIGHT, which it compares with a partition's messages in flight.</summary>
     const int IdempotentInFlightLimit = 5;
